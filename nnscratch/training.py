@@ -1,0 +1,185 @@
+"""Mini-batch training loop with per-epoch metrics and callbacks."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from .metrics import evaluate
+from .network import MLP
+from .optimizers import Optimizer
+from .schedules import Constant, Schedule
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training after the current epoch, keeping the history."""
+
+
+class DivergedError(RuntimeError):
+    """Training produced a non-finite loss."""
+
+    def __init__(self, epoch: int, metric: str, value: float) -> None:
+        super().__init__(
+            f"training diverged at epoch {epoch}: {metric} = {value}; try a smaller lr or a different init"
+        )
+        self.epoch, self.metric, self.value = epoch, metric, value
+
+
+class Callback(Protocol):
+    """Hooks called by :func:`fit`; implement any subset (missing ones are skipped)."""
+
+    def on_train_begin(self, model: MLP) -> None: ...
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None: ...
+
+    def on_train_end(self, history: History) -> None: ...
+
+
+class History:
+    """Per-epoch metrics with slash-named keys (``train/loss``, ``val/acc``, ``lr``, ...)."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def append(self, metrics: dict[str, float]) -> None:
+        self.epochs.append(dict(metrics))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return [epoch[key] for epoch in self.epochs if key in epoch]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.epochs[-1] if self.epochs else {}
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """Metric name -> values per epoch."""
+        keys = dict.fromkeys(key for epoch in self.epochs for key in epoch)
+        return {key: self[key] for key in keys}
+
+
+def fit(
+    model: MLP,
+    optimizer: Optimizer,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int | None = None,
+    l2: float = 0.0,
+    schedule: Schedule | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    rng: np.random.Generator | None = None,
+    callbacks: Sequence[Any] = (),
+) -> History:
+    """Train ``model`` on (X (n, features), y (n,)) and return its :class:`History`.
+
+    ``batch_size=None`` trains full-batch. Examples are reshuffled every epoch with ``rng``.
+    Raises :class:`DivergedError` as soon as a batch loss is not finite.
+    """
+    _check_fit_arguments(model, X, y, epochs, batch_size, l2)
+    schedule = schedule or Constant()
+    rng = rng if rng is not None else np.random.default_rng()
+    base_lr, history = optimizer.lr, History()
+    _call(callbacks, "on_train_begin", model)
+    batches = _Batches(X, y, batch_size, model.dtype)
+    for epoch in range(1, epochs + 1):
+        optimizer.lr = schedule(base_lr, epoch - 1)
+        metrics = _train_epoch(model, optimizer, batches, l2, rng, epoch)
+        if validation is not None:
+            metrics.update({f"val/{k}": v for k, v in evaluate(model, *validation).items()})
+        history.append(metrics)
+        try:
+            _call(callbacks, "on_epoch_end", epoch, metrics)
+        except StopTraining:
+            break
+    optimizer.lr = base_lr
+    _call(callbacks, "on_train_end", history)
+    return history
+
+
+def _train_epoch(
+    model: MLP, optimizer: Optimizer, batches: _Batches, l2: float, rng: np.random.Generator, epoch: int
+) -> dict[str, float]:
+    start = time.perf_counter()
+    total_loss, correct = 0.0, 0
+    for X_batch, y_batch in batches.shuffled(rng):
+        loss, batch_correct = model.train_step(X_batch, y_batch, l2)
+        if not math.isfinite(loss):
+            raise DivergedError(epoch, "train/loss", loss)
+        optimizer.step(model.params)
+        total_loss += loss * len(y_batch)
+        correct += batch_correct
+    n = batches.n_examples
+    return {
+        "train/loss": total_loss / n + model.l2_penalty(l2, batches.batch_size),
+        "train/acc": correct / n,
+        "lr": optimizer.lr,
+        "epoch_time": time.perf_counter() - start,
+    }
+
+
+class _Batches:
+    """Shuffled mini-batches gathered into one preallocated buffer (no per-step allocation)."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int | None, dtype: np.dtype) -> None:
+        self.X = X if X.dtype == dtype else X.astype(dtype)
+        self.y = np.asarray(y, dtype=np.int64)
+        self.n_examples = len(X)
+        self.batch_size = min(batch_size or self.n_examples, self.n_examples)
+        self.full_batch = self.batch_size == self.n_examples
+        if not self.full_batch:
+            self.X_buffer = np.empty((self.batch_size, X.shape[1]), dtype=dtype)
+            self.y_buffer = np.empty(self.batch_size, dtype=np.int64)
+
+    def shuffled(self, rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if self.full_batch:  # order does not change a full-batch gradient
+            yield self.X, self.y
+            return
+        order = rng.permutation(self.n_examples)
+        for start in range(0, self.n_examples, self.batch_size):
+            index = order[start:start + self.batch_size]
+            X_batch, y_batch = self.X_buffer[: len(index)], self.y_buffer[: len(index)]
+            np.take(self.X, index, axis=0, out=X_batch)
+            np.take(self.y, index, out=y_batch)
+            yield X_batch, y_batch
+
+
+def train_val_split(
+    X: np.ndarray, y: np.ndarray, val_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hold out a random ``val_fraction`` of (X, y) for validation: (X_train, y_train, X_val, y_val)."""
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction={val_fraction!r} is out of range; allowed: [0, 1)")
+    order = rng.permutation(len(X))
+    n_val = int(round(val_fraction * len(X)))
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return X[train], y[train], X[val], y[val]
+
+
+def _check_fit_arguments(model: MLP, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int | None, l2: float) -> None:
+    if epochs < 1:
+        raise ValueError(f"epochs={epochs!r} is out of range; allowed: integers >= 1")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} is out of range; allowed: integers >= 1 or None (full batch)")
+    if not l2 >= 0:
+        raise ValueError(f"l2={l2!r} is out of range; allowed: [0, inf)")
+    if X.ndim != 2 or X.shape[1] != model.layer_sizes[0]:
+        raise ValueError(f"X has shape {X.shape}; the model expects (n, {model.layer_sizes[0]})")
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    labels = np.unique(y)
+    if len(labels) and (labels[0] < 0 or labels[-1] >= model.n_classes):
+        raise ValueError(f"labels span {labels[0]}..{labels[-1]}; the model predicts classes 0..{model.n_classes - 1}")
+
+
+def _call(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
