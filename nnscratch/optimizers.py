@@ -52,12 +52,12 @@ class Optimizer(ABC):
         return {"lr": self.lr}
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """State keyed ``"<parameter>/<moment>"`` plus ``"steps"``."""
+        """A snapshot (copies) of the state, keyed ``"<parameter>/<moment>"``, plus ``"steps"``."""
         out: dict[str, np.ndarray] = {"steps": np.array(self.steps)}
         if self._buffer is not None:
             for moment, flat in self._state.items():
                 for name, view in self._buffer.views(flat).items():
-                    out[f"{name}/{moment}"] = view
+                    out[f"{name}/{moment}"] = view.copy()
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray], params: ParameterBuffer) -> None:
@@ -66,7 +66,11 @@ class Optimizer(ABC):
         self.steps = int(state["steps"])
         for moment, flat in self._state.items():
             for name, view in params.views(flat).items():
-                view[...] = state[f"{name}/{moment}"]
+                key = f"{name}/{moment}"
+                if key in state:
+                    view[...] = state[key]
+                elif self.steps > 0:  # an optimizer that never stepped has no moments yet (zeros)
+                    raise ValueError(f"optimizer state lacks {key!r} after {self.steps} steps")
 
     def _bind(self, params: ParameterBuffer) -> None:
         self._buffer = params

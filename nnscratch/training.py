@@ -82,7 +82,7 @@ def fit(
     ``batch_size=None`` trains full-batch. Examples are reshuffled every epoch with ``rng``.
     Raises :class:`DivergedError` as soon as a batch loss is not finite.
     """
-    _check_fit_arguments(model, X, y, epochs, batch_size, l2)
+    _check_fit_arguments(model, X, y, epochs, batch_size, l2, validation)
     schedule = schedule or Constant()
     rng = rng if rng is not None else np.random.default_rng()
     base_lr, history = optimizer.lr, History()
@@ -90,7 +90,9 @@ def fit(
     batches = _Batches(X, y, batch_size, model.dtype)
     for epoch in range(1, epochs + 1):
         optimizer.lr = schedule(base_lr, epoch - 1)
-        metrics = _train_epoch(model, optimizer, batches, l2, rng, epoch)
+        # overflow on the way to a non-finite loss is reported once, as DivergedError, not as warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            metrics = _train_epoch(model, optimizer, batches, l2, rng, epoch)
         if validation is not None:
             metrics.update({f"val/{k}": v for k, v in evaluate(model, *validation).items()})
         history.append(metrics)
@@ -162,20 +164,38 @@ def train_val_split(
     return X[train], y[train], X[val], y[val]
 
 
-def _check_fit_arguments(model: MLP, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int | None, l2: float) -> None:
+def _check_fit_arguments(
+    model: MLP,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    batch_size: int | None,
+    l2: float,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+) -> None:
     if epochs < 1:
         raise ValueError(f"epochs={epochs!r} is out of range; allowed: integers >= 1")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} is out of range; allowed: integers >= 1 or None (full batch)")
     if not l2 >= 0:
         raise ValueError(f"l2={l2!r} is out of range; allowed: [0, inf)")
+    _check_data(model, X, y, "X", "y")
+    if validation is not None:
+        if len(validation) != 2:
+            raise ValueError("validation must be a pair (X_val, y_val) or None")
+        _check_data(model, *validation, "validation X", "validation y")
+
+
+def _check_data(model: MLP, X: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
     if X.ndim != 2 or X.shape[1] != model.layer_sizes[0]:
-        raise ValueError(f"X has shape {X.shape}; the model expects (n, {model.layer_sizes[0]})")
+        raise ValueError(f"{x_name} has shape {X.shape}; the model expects (n, {model.layer_sizes[0]})")
     if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+        raise ValueError(f"{x_name} has {len(X)} rows but {y_name} has {len(y)} labels")
     labels = np.unique(y)
     if len(labels) and (labels[0] < 0 or labels[-1] >= model.n_classes):
-        raise ValueError(f"labels span {labels[0]}..{labels[-1]}; the model predicts classes 0..{model.n_classes - 1}")
+        raise ValueError(
+            f"{y_name} has labels {labels[0]}..{labels[-1]}; the model predicts classes 0..{model.n_classes - 1}"
+        )
 
 
 def _call(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
