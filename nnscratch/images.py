@@ -16,14 +16,12 @@ of mass sits at the centre, ink bright (1) on a dark (0) background.
 
 from __future__ import annotations
 
-import logging
+import glob
 import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-log = logging.getLogger(__name__)
 
 MNIST_SIZE = 28
 MNIST_BOX = 20
@@ -222,14 +220,9 @@ def expand_image_args(args: list[str] | tuple[str, ...]) -> list[Path]:
         if path.is_dir():
             out.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
         elif not path.exists() and any(ch in arg for ch in "*?["):
-            matches = sorted(Path(p) for p in _glob(arg))
+            matches = sorted(Path(p) for p in glob.glob(arg, recursive=True))
             out.extend(matches if matches else [path])
         else:
             out.append(path)
     return out
 
-
-def _glob(pattern: str) -> list[str]:
-    import glob
-
-    return glob.glob(pattern, recursive=True)

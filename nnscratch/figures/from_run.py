@@ -1,0 +1,164 @@
+"""Regenerate the figures of a logged MLflow run from its metrics, model and dataset.
+
+Used by ``python -m nnscratch.figures RUN_ID``. The learning curves need only the run's metric
+history; the confusion matrix uses the run's ``evaluation/confusion_matrix.json``; the weight,
+activation, preview and misclassified figures need the logged model, and the last three also the
+run's dataset (``data.*`` params), loaded through :func:`nnscratch.data.load_dataset`. A figure whose
+inputs are missing is skipped with a warning rather than failing the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from nnscratch.figures import (
+    confusion_matrix,
+    dataset_preview,
+    first_layer_weights,
+    hidden_activations,
+    learning_curves,
+    misclassified_grid,
+    save_figure,
+)
+from nnscratch.figures.network import square_shape
+
+log = logging.getLogger(__name__)
+
+HISTORY_PREFIXES = ("train/", "val/")
+MAX_TEST_IMAGES = 2000
+CONFUSION_ARTIFACT = "evaluation/confusion_matrix.json"
+
+
+@dataclass
+class RunInputs:
+    """What the figures of one run are drawn from (any part may be missing)."""
+
+    run_id: str
+    title: str
+    history: dict[str, list[float]]
+    matrix: np.ndarray | None = None
+    class_names: list[str] | None = None
+    model: object | None = None
+    dataset: object | None = None
+
+
+def metric_history(client, run_id: str, keys: list[str]) -> dict[str, list[float]]:
+    """Per-epoch values of ``keys`` ordered by step (epoch)."""
+    history = {}
+    for key in sorted(keys):
+        points = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+        history[key] = [m.value for m in points]
+    return history
+
+
+def logged_confusion(client, run_id: str) -> tuple[np.ndarray, list[str]] | None:
+    """The run's ``evaluation/confusion_matrix.json`` as (matrix, class names), if logged."""
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory(prefix="nnscratch-figures-") as tmp:
+        try:
+            path = client.download_artifacts(run_id, CONFUSION_ARTIFACT, tmp)
+        except (MlflowException, OSError) as exc:
+            log.warning("no %s for run %s: %s", CONFUSION_ARTIFACT, run_id, exc)
+            return None
+        data = json.loads(Path(path).read_text())
+    return np.asarray(data["matrix"], dtype=np.int64), [str(c) for c in data["class_names"]]
+
+
+def run_dataset(params: dict[str, str]):
+    """The dataset named by the run's ``data.*`` params, or None if it cannot be loaded."""
+    name = params.get("data.name")
+    if not name:
+        return None
+    kwargs = {}
+    if params.get("data.digits") not in (None, "null", "None"):
+        kwargs["digits"] = tuple(json.loads(params["data.digits"]))
+    try:
+        from nnscratch.data import load_dataset
+
+        return load_dataset(name, **kwargs)
+    except Exception as exc:  # unavailable data must not stop the other figures
+        log.warning("cannot load dataset %s for figures: %s", name, exc)
+        return None
+
+
+def collect(run_id: str, tracking_uri: str, *, with_data: bool = True) -> RunInputs:
+    """Fetch metrics, confusion matrix, model and (optionally) dataset of ``run_id``."""
+    from mlflow.tracking import MlflowClient
+
+    from nnscratch.model_uri import ModelNotFoundError, load_model
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(run_id)
+    keys = [k for k in run.data.metrics if k.startswith(HISTORY_PREFIXES)]
+    inputs = RunInputs(run_id, run.info.run_name or run_id, metric_history(client, run_id, keys))
+    confusion = logged_confusion(client, run_id)
+    if confusion is not None:
+        inputs.matrix, inputs.class_names = confusion
+    try:
+        loaded = load_model(run_id=run_id, tracking_uri=tracking_uri)
+        inputs.model = loaded.model
+        inputs.class_names = inputs.class_names or loaded.class_names
+    except ModelNotFoundError as exc:
+        log.warning("no model for run %s: %s", run_id, exc)
+    if with_data:
+        inputs.dataset = run_dataset(run.data.params)
+    return inputs
+
+
+def _test_predictions(model, dataset) -> dict:
+    X = dataset.X_test[:MAX_TEST_IMAGES]
+    y = dataset.y_test[:MAX_TEST_IMAGES]
+    proba = model.predict_proba(X)
+    return {"images": X, "true": y, "pred": proba.argmax(axis=1), "confidence": proba.max(axis=1),
+            "class_names": dataset.class_names, "image_shape": dataset.image_shape}
+
+
+def figure_builders(inputs: RunInputs) -> dict[str, Callable[[], Figure]]:
+    """File name -> function drawing it, for every figure the inputs allow."""
+    builders: dict[str, Callable[[], Figure]] = {}
+    if inputs.history:
+        builders["learning_curves"] = lambda: learning_curves(inputs.history, title=inputs.title)
+    if inputs.matrix is not None:
+        builders["confusion_matrix"] = lambda: confusion_matrix(inputs.matrix, inputs.class_names)
+    model, data = inputs.model, inputs.dataset
+    if model is not None and square_shape(model.layer_sizes[0]):
+        shape = square_shape(model.layer_sizes[0])
+        builders["first_layer_weights"] = lambda: first_layer_weights(model, image_shape=shape)
+    if data is not None:
+        builders["dataset_preview"] = lambda: dataset_preview(
+            data.X_train, data.y_train, data.class_names, image_shape=data.image_shape)
+    if model is not None and data is not None:
+        builders["hidden_activations"] = lambda: hidden_activations(model, data.X_test[0], data.image_shape)
+        builders["misclassified"] = lambda: misclassified_grid(**_test_predictions(model, data))
+    return builders
+
+
+def regenerate(run_id: str, tracking_uri: str, out_dir: Path, *, log_to_run: bool = True,
+               with_data: bool = True) -> list[Path]:
+    """Draw every figure the run allows into ``out_dir`` and, if asked, log them under ``figures/``.
+
+    Returns
+    -------
+    list of Path, the PNG files written
+    """
+    inputs = collect(run_id, tracking_uri, with_data=with_data)
+    written = []
+    for name, build in figure_builders(inputs).items():
+        written.append(save_figure(build(), out_dir / f"{name}.png"))
+        log.info("wrote %s", written[-1])
+    if log_to_run and written:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=tracking_uri)
+        for path in written:
+            client.log_artifact(run_id, str(path), "figures")
+    return written

@@ -1,0 +1,72 @@
+"""A small real sweep, trained once per test session and shared by the predict, serve, figures and
+browser tests: ``train.py -m`` with two learning rates on an MNIST subset, tracked in a throwaway
+SQLite MLflow store (one parent run, two child runs, each with a pyfunc model, checkpoint and figures).
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+EXPERIMENT = "view-tests"
+LEARNING_RATES = ("0.001", "0.003")
+SWEEP_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class SweepStore:
+    """Where the sweep lives and what it made."""
+
+    root: Path
+    tracking_uri: str
+    experiment_id: str
+    parent_id: str
+    child_ids: tuple[str, ...]
+
+    def env(self) -> dict[str, str]:
+        """The environment for a subprocess that should use this store."""
+        return {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri,
+                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+    def checkpoint(self, run_id: str) -> Path:
+        """The run's ``checkpoint/model`` base path on disk (artifacts sit under the store)."""
+        return self.root / "mlruns" / run_id / "artifacts" / "checkpoint" / "model"
+
+
+def _train_sweep(root: Path) -> None:
+    argv = [sys.executable, str(REPO / "train.py"), "-m", "optimizer=adam", f"lr={','.join(LEARNING_RATES)}",
+            "epochs=3", "hidden_sizes=[64]", "data.train_size=8000", "data.test_size=1000", "progress=none",
+            f"tracking.experiment_name={EXPERIMENT}", f"hydra.sweep.dir={root / 'multirun'}"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"train.py sweep failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+@functools.cache
+def sweep_store() -> SweepStore:
+    """Train the sweep once per process (removed at exit) and describe it."""
+    from mlflow.tracking import MlflowClient
+
+    root = Path(tempfile.mkdtemp(prefix="nnscratch-view-sweep-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    _train_sweep(root)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    children = tuple(r.info.run_id for r in runs if r.data.tags.get("mlflow.parentRunId"))
+    parents = {r.data.tags["mlflow.parentRunId"] for r in runs if r.data.tags.get("mlflow.parentRunId")}
+    if len(children) != len(LEARNING_RATES) or len(parents) != 1:
+        raise RuntimeError(f"expected one parent and {len(LEARNING_RATES)} children, got {len(runs)} runs")
+    return SweepStore(root, uri, experiment.experiment_id, parents.pop(), children)
