@@ -1,0 +1,72 @@
+"""Create or load a sweep's study, and the study user attributes that describe the sweep.
+
+Study user attributes written here (visible in optuna-dashboard and read by the report):
+
+* ``sweeper``: sampler, pruner, search space, fixed overrides, directions, ``n_trials``, storage;
+  jobs rebuild the pruner from it, since they load the study in another process;
+* ``mlflow_parent``: ``{"run_id", "experiment_id", "tracking_uri"}`` of the sweep's MLflow parent run,
+  written by the tracking callback through :meth:`nnscratch.sweeper.context.SweepContext.attach_mlflow_parent`.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+from optuna.exceptions import DuplicatedStudyError
+from optuna.storages import BaseStorage
+
+from .settings import StudyTarget
+from .storage import display_storage, open_storage
+
+log = logging.getLogger(__name__)
+
+SWEEPER_ATTR = "sweeper"
+MLFLOW_PARENT_ATTR = "mlflow_parent"
+WORKERS_KEY = "nnscratch:workers"  # study system attribute: how many sweeper processes have joined
+
+
+def open_study(target: StudyTarget, directions: list[str], *, sampler: optuna.samplers.BaseSampler | None = None,
+               pruner: optuna.pruners.BasePruner | None = None,
+               load_if_exists: bool = True) -> tuple[optuna.Study, BaseStorage]:
+    """Create the study, or load it when it exists; returns it with its storage object.
+
+    Raises
+    ------
+    ValueError
+        When an existing study has other directions.
+    optuna.exceptions.DuplicatedStudyError
+        When ``load_if_exists`` is False and the study already has trials.
+    """
+    storage = open_storage(target.storage)
+    study = optuna.create_study(study_name=target.study_name, storage=storage, sampler=sampler, pruner=pruner,
+                                directions=directions, load_if_exists=True)
+    existing = [d.name.lower() for d in study.directions]
+    if existing != directions:
+        raise ValueError(f"study {target.study_name!r} in {display_storage(target.storage)} optimizes "
+                         f"{existing}, the sweep asks for {directions}; use another study_name")
+    if not load_if_exists and study.get_trials(deepcopy=False):
+        raise DuplicatedStudyError(f"study {target.study_name!r} already has trials and "
+                                   "hydra.sweeper.load_if_exists=false; choose another study_name")
+    return study, storage
+
+
+def update_user_attr(study: optuna.Study, key: str, value: Mapping[str, Any]) -> None:
+    """Set a study user attribute unless it already holds ``value`` (keeps journals short)."""
+    if study.user_attrs.get(key) != dict(value):
+        study.set_user_attr(key, dict(value))
+
+
+def register_worker(study: optuna.Study, storage: BaseStorage) -> int:
+    """Count this process among the study's workers; returns its 0-based ordinal (call under the study lock).
+
+    The first sweep of a study is worker 0; a second worker, or a rerun that resumes the study, gets 1, ...
+    Seeded random samplers (TPE, random, CMA-ES, NSGA-II, GP) add the ordinal to their seed, so workers
+    and resumed runs do not draw the same random points again, while a single fresh sweep stays
+    reproducible. Grid and QMC samplers keep the seed: it defines their point order in every worker.
+    """
+    study_id = storage.get_study_id_from_name(study.study_name)
+    ordinal = int(storage.get_study_system_attrs(study_id).get(WORKERS_KEY, 0))
+    storage.set_study_system_attr(study_id, WORKERS_KEY, ordinal + 1)
+    return ordinal
