@@ -118,7 +118,7 @@ class PruningCallback:
             return
         self._warned = True
         if self.multi_objective:
-            log.warning("pruning is not available for multi-objective studies; reporting nothing")
+            log.info("pruning is not available for multi-objective studies; reporting nothing")
         elif value is None:
             log.warning("metric %r not in the epoch metrics; nothing reported for pruning", self.monitor)
 

