@@ -148,7 +148,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         progress = make_progress(cfg.progress.name, cfg.fit.epochs, multirun=job.multirun, label=job.label)
         if progress is not None:
             stack.callback(progress.close)
-        callbacks = [*tracker.callbacks(), *([progress] if progress else []),
+        callbacks = [*tracker.callbacks(split.X_val, split.y_val), *([progress] if progress else []),
                      *trial.callbacks(tracker.run_id, tracker.tracking_uri, tracker.experiment_id,
                                       cfg.optimized_metric)]
         history = nn.fit(model, optimizer, split.X_train, split.y_train, epochs=cfg.fit.epochs,

@@ -165,6 +165,7 @@ class TrackingConfig:
     log_checkpoint: bool = True
     log_figures: bool = True
     max_misclassified: int = 25
+    animation_every: int = 0
 
 
 @dataclass

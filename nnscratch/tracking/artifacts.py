@@ -70,6 +70,28 @@ def log_figures(history: Mapping[str, Sequence[float]], matrix: np.ndarray, clas
         mlflow.log_figure(figures.misclassified_grid(**misclassified), "figures/misclassified.png")
 
 
+def log_model_figures(model: nnscratch.MLP, X_test: np.ndarray, y_test: np.ndarray,
+                      class_names: Sequence[str], image_shape: Sequence[int]) -> None:
+    """Test-set preview, hidden-layer activations of the first test image, first-layer weights."""
+    from nnscratch import figures
+
+    shape = tuple(image_shape)
+    mlflow.log_figure(figures.dataset_preview(X_test[:9], y_test[:9], list(class_names), image_shape=shape),
+                      "figures/dataset_preview.png")
+    mlflow.log_figure(figures.hidden_activations(model, X_test[0], image_shape=shape),
+                      "figures/hidden_activations.png")
+    mlflow.log_figure(figures.first_layer_weights(model, image_shape=shape), "figures/first_layer_weights.png")
+
+
+def log_animation(recorder: Any, class_names: Sequence[str]) -> None:
+    """The decision-region GIF recorded during training (opt-in: ``tracking.animation=true``)."""
+    from nnscratch.figures import training_animation
+
+    with temporary_directory() as tmp:
+        mlflow.log_artifact(str(training_animation(recorder, Path(tmp) / "training.gif",
+                                                   class_names=list(class_names))), "figures")
+
+
 def save_checkpoint(model: nnscratch.MLP, directory: Path) -> Path:
     """``nnscratch.save`` into ``directory``; returns the ``.npz`` path (its ``.json`` sits next to it)."""
     return Path(nnscratch.save(model, directory / CHECKPOINT_NAME)).with_suffix(".npz")

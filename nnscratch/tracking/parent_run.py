@@ -88,9 +88,28 @@ class ParentRun:
             metrics.append(Metric(f"best/{self.optimized_metric}", value, int(time.time() * 1000), 0))
             tags.append(RunTag("best_run_id", best.info.run_id))
         self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
+        self._log_overlay(children)
         self.client.set_terminated(self.run_id, status)
         log.info("MLflow parent run %s ended %s", self.run_id, status)
         return status
+
+    def _log_overlay(self, children: list[Any], max_runs: int = 50) -> None:
+        """The children's per-epoch optimized metric on one figure, as the parent's artifact."""
+        metric = self.optimized_metric
+        histories = {}
+        for child in children[:max_runs]:
+            points = sorted(self.client.get_metric_history(child.info.run_id, metric), key=lambda m: m.step)
+            if points:
+                histories[child.info.run_name or child.info.run_id[:8]] = {metric: [p.value for p in points]}
+        if not histories:
+            return
+        try:
+            from nnscratch.figures import overlay_learning_curves
+
+            figure = overlay_learning_curves(histories, metric)
+            self.client.log_figure(self.run_id, figure, f"figures/overlay_{metric.replace('/', '_')}.png")
+        except Exception as error:  # noqa: BLE001 - a figure must not lose the sweep's summary
+            log.warning("could not log the learning-curve overlay: %s", error)
 
     def _best(self, children: list[Any]) -> Any:
         scored = [c for c in children if self.optimized_metric in c.data.metrics]

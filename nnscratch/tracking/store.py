@@ -47,6 +47,9 @@ def use_store(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri)
 
 
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def get_or_create_experiment(client: MlflowClient, name: str) -> str:
     """The id of experiment ``name``, creating it if needed.
 
@@ -61,7 +64,8 @@ def get_or_create_experiment(client: MlflowClient, name: str) -> str:
     db = sqlite_path(client.tracking_uri)
     location = (db.resolve().parent / "mlruns").as_uri() if db is not None else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        # MLflow 3's UI opens an experiment on its GenAI views unless told it holds model training runs
+        return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS)
     except mlflow.exceptions.MlflowException:
         # Another job of the same sweep created it in the meantime.
         experiment = client.get_experiment_by_name(name)

@@ -48,7 +48,7 @@ class NoTracker:
     def log_dataset(self, dataset: Any, sizes: Mapping[str, int]) -> None:
         """Nothing to record."""
 
-    def callbacks(self) -> list[Any]:
+    def callbacks(self, X_val: Any = None, y_val: Any = None) -> list[Any]:
         return []
 
     def log_results(self, **kwargs: Any) -> None:
@@ -67,10 +67,14 @@ class MLflowTracker:
         Which end-of-run artifacts to write.
     max_misclassified : int
         Tiles in the misclassified-images figure (0: no such figure).
+    animation_every : int
+        Draw the decision regions every this many epochs into ``figures/training.gif``
+        (0: off; it costs a forward pass over a grid per frame).
     """
 
     def __init__(self, tracking_uri: str, experiment_name: str, *, log_model: bool = True,
-                 log_checkpoint: bool = True, log_figures: bool = True, max_misclassified: int = 25) -> None:
+                 log_checkpoint: bool = True, log_figures: bool = True, max_misclassified: int = 25,
+                 animation_every: int = 0) -> None:
         self.tracking_uri, self.experiment_name = tracking_uri, experiment_name
         self.options = {"model": log_model, "checkpoint": log_checkpoint, "figures": log_figures}
         self.max_misclassified = max_misclassified
@@ -79,12 +83,15 @@ class MLflowTracker:
         self.experiment_id: str | None = None
         self.metrics_logger: MLflowMetricsLogger | None = None
         self.seconds = 0.0  # wall time spent in MLflow calls outside the metrics logger
+        self.animation_every = animation_every
+        self.recorder: Any = None
 
     @classmethod
     def from_config(cls, tracking: DictConfig, tracking_uri: str) -> MLflowTracker:
         return cls(tracking_uri, tracking.experiment_name, log_model=tracking.log_model,
                    log_checkpoint=tracking.log_checkpoint, log_figures=tracking.log_figures,
-                   max_misclassified=tracking.max_misclassified)
+                   max_misclassified=tracking.max_misclassified,
+                   animation_every=tracking.animation_every)
 
     @contextmanager
     def run(self, cfg: DictConfig, *, overrides: Sequence[str] = (), run_name: str | None = None,
@@ -118,9 +125,14 @@ class MLflowTracker:
         mlflow.set_tags({"data.name": dataset.name, "data.sha256": dataset.digest, "data.source": dataset.source})
         self.seconds += time.perf_counter() - start
 
-    def callbacks(self) -> list[Any]:
-        """:func:`nnscratch.fit` callbacks that record the run (the batched metrics logger)."""
+    def callbacks(self, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> list[Any]:
+        """:func:`nnscratch.fit` callbacks that record the run (metrics logger, optional animation)."""
         assert self.metrics_logger is not None, "call inside MLflowTracker.run()"
+        if self.animation_every and X_val is not None and len(X_val) > 1:
+            from nnscratch.figures import DecisionRegionRecorder
+
+            self.recorder = DecisionRegionRecorder(X_val, y_val, every=self.animation_every)
+            return [self.metrics_logger, self.recorder]
         return [self.metrics_logger]
 
     def log_results(self, *, model: nnscratch.MLP, history: nnscratch.History, evaluation: Evaluation,
@@ -138,6 +150,9 @@ class MLflowTracker:
                 "confidence": evaluation.proba, "class_names": list(class_names),
                 "image_shape": tuple(image_shape), "max_images": self.max_misclassified}
             artifacts.log_figures(history.as_dict(), evaluation.matrix, class_names, misclassified, title)
+            artifacts.log_model_figures(model, X_test, evaluation.y_true, class_names, image_shape)
+        if self.recorder is not None:
+            artifacts.log_animation(self.recorder, class_names)
         if self.options["checkpoint"] or self.options["model"]:
             self._log_model(model, class_names, X_test)
         self.seconds += time.perf_counter() - start
