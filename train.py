@@ -30,7 +30,10 @@ import copy
 import logging
 import math
 import os
-from contextlib import ExitStack
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +167,23 @@ def run(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (``kill``, a scheduler's stop) like Ctrl-C, so the MLflow run ends KILLED."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | list[float]:
     """Hydra entry point: :func:`run` and return ``cfg.optimized_metric`` (NaN if training diverged).
@@ -174,7 +194,8 @@ def main(cfg: DictConfig) -> float | list[float]:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the console to our lines
     names = [cfg.optimized_metric, *(cfg.get("extra_objectives") or [])]
     try:
-        metrics = run(cfg)
+        with terminate_as_interrupt():
+            metrics = run(cfg)
     except nn.DivergedError as error:
         log.error("%s", error)
         metrics = {name: math.nan for name in names}
