@@ -95,6 +95,7 @@ class TrialLoop:
         self.started = time.monotonic()
         self.allowed_failures = 0
         self._waiting_logged = False
+        self._compose_lock = threading.Lock()
 
     # --- public -----------------------------------------------------------------------------------
     def run(self, slots: int) -> None:
@@ -223,6 +224,7 @@ class TrialLoop:
         log.info("trial %d: %s", trial.number, " ".join(overrides))
         env = env_overrides(job_env(self.target.storage, self.target.study_name, trial.number, threads))
         try:
+            self._check_composes(overrides + env)
             job = self.launcher.launch([overrides + env], initial_job_idx=trial.number)[0]
         except (HydraException, OmegaConfBaseException) as error:
             self._finish(trial, Outcome(TrialState.FAIL, error=error))  # a config error: retrying cannot help
@@ -234,6 +236,20 @@ class TrialLoop:
                 raise
             return
         self._finish(trial, outcome_of(job, len(self.study.directions), self._latest(trial).user_attrs))
+
+    def _check_composes(self, overrides: list[str]) -> None:
+        """Compose the job's config here before launching it in a worker process.
+
+        The joblib launcher composes inside the worker pool, where a config error shuts the shared
+        pool down and takes the other slots' healthy jobs with it; raising here fails only this trial.
+        """
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+        context = getattr(self.launcher, "hydra_context", None)
+        if context is None or isinstance(self.launcher, BasicLauncher):
+            return  # in-process jobs raise config errors straight into launch()
+        with self._compose_lock:
+            context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def _retire(self, trial: optuna.Trial, error: BaseException) -> None:
         """The job's process died (or the launcher broke): FAIL the trial and queue its parameters again."""
