@@ -1,9 +1,14 @@
-"""A fully connected network (multi-layer perceptron) with fused output loss."""
+"""A fully connected network (multi-layer perceptron) with fused output loss.
+
+Training does no per-step allocation or name lookup: each batch size gets a workspace of
+preallocated layer outputs and deltas, every matrix product writes into its buffer (``out=``), bias,
+activation and dropout act in place, and the layers' parameter views are built once.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -13,7 +18,21 @@ from .initializers import get_initializer
 from .losses import Loss, loss_for_outputs
 from .parameters import ParameterBuffer
 
+if TYPE_CHECKING:
+    from .optimizers import Optimizer
+
 EVAL_BATCH_SIZE = 1024
+
+
+class _Layer(NamedTuple):
+    """Views of one layer's parameters and gradients, built once (no name lookups per step)."""
+
+    W: np.ndarray  # (in, out)
+    b: np.ndarray  # (out,)
+    grad_W: np.ndarray
+    grad_b: np.ndarray
+    start: int  # the weights' flat span in the parameter buffer
+    stop: int
 
 
 @dataclass
@@ -21,10 +40,9 @@ class _Workspace:
     """Preallocated arrays for one batch size, reused across steps so training does not allocate."""
 
     outputs: list[np.ndarray]  # layer outputs; index 0 is a slot for the input batch
-    activated: list[np.ndarray]  # hidden outputs before dropout (only kept when dropout is on)
-    masks: list[np.ndarray]  # dropout keep masks per hidden layer
-    uniform: list[np.ndarray]  # scratch for the dropout draws
-    deltas: list[np.ndarray]  # d(loss)/d(pre-activation) per layer
+    deltas: list[np.ndarray] = field(default_factory=list)  # d(loss)/d(pre-activation); training only
+    masks: list[np.ndarray] = field(default_factory=list)  # dropout: 0 or 1/keep_prob per hidden unit
+    kept: list[np.ndarray] = field(default_factory=list)  # hidden outputs before dropout, if backward needs them
 
 
 class MLP:
@@ -71,6 +89,7 @@ class MLP:
         self.params = ParameterBuffer(self._shapes(), self.dtype)
         self._initialize(get_initializer(init), rng if rng is not None else np.random.default_rng())
         self._workspaces: dict[int, _Workspace] = {}
+        self._layers = self._layer_views()
 
     @classmethod
     def from_layer_sizes(cls, layer_sizes: Sequence[int], **kwargs: Any) -> MLP:
@@ -142,14 +161,25 @@ class MLP:
             weights = self.parameters[name]
             weights[...] = initializer(*weights.shape, rng, self.dtype)
 
+    def _layer_views(self) -> list[_Layer]:
+        values, grads = self.params.values, self.params.grads
+        layers = []
+        for i in range(1, self.n_layers + 1):
+            span = self.params.slices[f"dense{i}.W"]
+            layers.append(_Layer(values[f"dense{i}.W"], values[f"dense{i}.b"], grads[f"dense{i}.W"],
+                                 grads[f"dense{i}.b"], span.start, span.stop))
+        return layers
+
     # ----- forward -----------------------------------------------------------------------------
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Logits (batch, output_size) for inputs ``X`` (batch, input_size); a fresh array."""
         X = self._check_input(X)
         if training:
             return self._forward(X, True).copy()
-        chunks = [self._forward(X[i:i + EVAL_BATCH_SIZE], False).copy() for i in range(0, len(X), EVAL_BATCH_SIZE)]
-        return np.concatenate(chunks) if chunks else np.empty((0, self.layer_sizes[-1]), self.dtype)
+        logits = np.empty((len(X), self.layer_sizes[-1]), self.dtype)
+        for i in range(0, len(X), EVAL_BATCH_SIZE):
+            logits[i:i + EVAL_BATCH_SIZE] = self._forward(X[i:i + EVAL_BATCH_SIZE], False)
+        return logits
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (batch, n_classes)."""
@@ -165,37 +195,65 @@ class MLP:
         return [out.copy() for out in self._workspace(len(X)).outputs[1:-1]]
 
     def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
-        ws = self._workspace(len(X))
-        ws.outputs[0] = X
+        """Logits of ``X`` in the workspace of its batch size (overwritten by the next pass)."""
+        ws = self._workspace(len(X), training)
+        outputs, activation, last = ws.outputs, self.activation, self.n_layers
         dropout = training and self.keep_prob < 1.0
-        for layer in range(1, self.n_layers + 1):
-            z = ws.outputs[layer]
-            np.matmul(ws.outputs[layer - 1], self.parameters[f"dense{layer}.W"], out=z)
-            z += self.parameters[f"dense{layer}.b"]
-            if layer < self.n_layers:
-                self.activation.forward(z)
+        outputs[0] = a = X
+        for index, layer in enumerate(self._layers, 1):
+            z = outputs[index]
+            np.matmul(a, layer.W, out=z)
+            z += layer.b
+            if index < last:
+                activation.forward(z)
                 if dropout:
-                    self._drop(ws, layer)
-        return ws.outputs[-1]
+                    self._drop(ws, index)
+            a = z
+        return a
 
     def _drop(self, ws: _Workspace, layer: int) -> None:
-        # inverted dropout: scale kept units by 1/keep_prob so inference needs no rescaling
-        out, kept, mask, draws = ws.outputs[layer], ws.activated[layer], ws.masks[layer], ws.uniform[layer]
-        np.copyto(kept, out)
-        self.dropout_rng.random(out=draws, dtype=self.dtype)
-        np.less(draws, self.keep_prob, out=mask)
-        np.multiply(out, mask, out=out)
-        out *= self.dtype.type(1.0 / self.keep_prob)
+        # inverted dropout: kept units are scaled by 1/keep_prob so inference needs no rescaling; the
+        # mask holds that scale (or 0), so forward and backward apply it with one multiply each
+        out, mask = ws.outputs[layer], ws.masks[layer]
+        if ws.kept:
+            np.copyto(ws.kept[layer], out)
+        self.dropout_rng.random(out=mask, dtype=self.dtype)
+        np.less(mask, self.keep_prob, out=mask)
+        mask *= 1.0 / self.keep_prob
+        out *= mask
 
     # ----- backward ----------------------------------------------------------------------------
     def train_step(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0) -> tuple[float, int]:
         """Forward in training mode, fill :attr:`gradients`; return (mean data loss, correct count)."""
-        logits = self._forward(X, True)
-        ws = self._workspace(len(X))
-        correct = int(np.count_nonzero(self.output_loss.predictions(logits) == y))
-        loss = self.output_loss.value_and_gradient(logits, y, ws.deltas[-1])
-        self._backward(ws, l2, dropout=self.keep_prob < 1.0)
+        loss, correct = self._forward_loss(X, y)
+        self._backward(self._workspace(len(X), True))
+        if l2:
+            decay = self.dtype.type(l2 / len(X))
+            for layer in self._layers:  # one layer-sized temporary at a time
+                np.add(layer.grad_W, decay * layer.W, out=layer.grad_W)
         return loss, correct
+
+    def _fit_step(self, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, l2: float) -> tuple[float, int]:
+        """One training step with the update: like :meth:`train_step` then ``optimizer.step``.
+
+        The L2 term is added inside the optimizer's cache-sized blocks (``decay``) instead of through a
+        parameter-sized temporary, so :attr:`gradients` hold the data-loss gradient only.
+        """
+        loss, correct = self._forward_loss(X, y)
+        self._backward(self._workspace(len(X), True))
+        optimizer.begin_step(self.params)
+        decay = l2 / len(X)
+        if decay:
+            weights_end = self._layers[-1].stop  # weights first, then every bias
+            optimizer.update_span(0, weights_end, decay)
+            optimizer.update_span(weights_end, self.params.size)
+        else:
+            optimizer.update_span(0, self.params.size)
+        return loss, correct
+
+    def _forward_loss(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        logits = self._forward(X, True)
+        return self.output_loss.value_gradient_correct(logits, y, self._workspace(len(X)).deltas[-1])
 
     def loss(self, X: np.ndarray, y: np.ndarray, l2: float = 0.0, training: bool = False) -> float:
         """Mean data loss plus the L2 penalty ``l2 / (2 * batch) * sum(W**2)`` (biases excluded)."""
@@ -214,24 +272,19 @@ class MLP:
         weights = self.params.data[self._weight_span()]
         return float(l2 / (2 * batch_size) * np.dot(weights, weights))
 
-    def _backward(self, ws: _Workspace, l2: float, dropout: bool) -> None:
-        for layer in range(self.n_layers, 0, -1):
-            delta = ws.deltas[layer]
-            np.matmul(ws.outputs[layer - 1].T, delta, out=self.gradients[f"dense{layer}.W"])
-            np.sum(delta, axis=0, out=self.gradients[f"dense{layer}.b"])
-            if layer > 1:
-                upstream = ws.deltas[layer - 1]
-                np.matmul(delta, self.parameters[f"dense{layer}.W"].T, out=upstream)
-                if dropout:
-                    upstream *= ws.masks[layer - 1]
-                    upstream *= self.dtype.type(1.0 / self.keep_prob)
-                    self.activation.backward(upstream, ws.activated[layer - 1])
-                else:
-                    self.activation.backward(upstream, ws.outputs[layer - 1])
-        if l2:
-            batch_size = len(ws.deltas[-1])
-            span = self._weight_span()
-            self.params.grad[span] += self.dtype.type(l2 / batch_size) * self.params.data[span]
+    def _backward(self, ws: _Workspace) -> None:
+        """Fill :attr:`gradients` from the output delta ``ws.deltas[-1]``."""
+        outputs, deltas, activation = ws.outputs, ws.deltas, self.activation
+        for index in range(self.n_layers, 0, -1):
+            layer, delta = self._layers[index - 1], deltas[index]
+            np.matmul(outputs[index - 1].T, delta, out=layer.grad_W)
+            np.add.reduce(delta, axis=0, out=layer.grad_b)
+            if index > 1:
+                upstream = deltas[index - 1]
+                np.matmul(delta, layer.W.T, out=upstream)
+                if ws.masks:
+                    upstream *= ws.masks[index - 1]
+                activation.backward(upstream, ws.kept[index - 1] if ws.kept else outputs[index - 1])
 
     def _weight_span(self) -> slice:
         return self.params.span(self.weight_names())
@@ -242,26 +295,29 @@ class MLP:
             raise ValueError(f"input has shape {X.shape}; expected (batch, {self.layer_sizes[0]})")
         return X if X.dtype == self.dtype else X.astype(self.dtype)
 
-    def _workspace(self, batch_size: int) -> _Workspace:
+    def _workspace(self, batch_size: int, training: bool = False) -> _Workspace:
+        """The buffers for ``batch_size``; training adds deltas (and dropout masks) on first use."""
         ws = self._workspaces.get(batch_size)
         if ws is None:
             if len(self._workspaces) >= 4:  # training, last partial batch, evaluation, one spare
                 self._workspaces.pop(next(iter(self._workspaces)))
-            ws = self._workspaces[batch_size] = self._allocate(batch_size)
+            ws = self._workspaces[batch_size] = _Workspace(outputs=self._buffers(batch_size))
+        if training and not ws.deltas:
+            self._add_training_buffers(ws, batch_size)
         return ws
 
-    def _allocate(self, batch_size: int) -> _Workspace:
-        def buffers(dtype: np.dtype | type = self.dtype, hidden_only: bool = False) -> list[np.ndarray]:
-            sizes = self.layer_sizes[1:-1] if hidden_only else self.layer_sizes[1:]
-            empty = [np.empty((0, 0), dtype)]
-            return empty + [np.empty((batch_size, units), dtype) for units in sizes]
+    def _buffers(self, batch_size: int, hidden_only: bool = False) -> list[np.ndarray]:
+        buffers = [np.empty((0, 0), self.dtype)] + [np.empty((batch_size, units), self.dtype)
+                                                     for units in self.layer_sizes[1:-1]]
+        if not hidden_only:
+            # logits (and their delta) in Fortran order: the loss's per-example reductions over a few
+            # classes then run as full-width vector operations (see SoftmaxCrossEntropy)
+            buffers.append(np.empty((batch_size, self.layer_sizes[-1]), self.dtype, order="F"))
+        return buffers
 
-        dropout = self.keep_prob < 1.0
-        none: list[np.ndarray] = []
-        return _Workspace(
-            outputs=buffers(),
-            activated=buffers(hidden_only=True) if dropout else none,
-            masks=buffers(np.bool_, hidden_only=True) if dropout else none,
-            uniform=buffers(hidden_only=True) if dropout else none,
-            deltas=buffers(),
-        )
+    def _add_training_buffers(self, ws: _Workspace, batch_size: int) -> None:
+        ws.deltas = self._buffers(batch_size)
+        if self.keep_prob < 1.0:
+            ws.masks = self._buffers(batch_size, hidden_only=True)
+            if not self.activation.sign_only:
+                ws.kept = self._buffers(batch_size, hidden_only=True)

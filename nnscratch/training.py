@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
+from ._threads import training_threads
 from .metrics import evaluate
 from .network import MLP
 from .optimizers import Optimizer
@@ -110,13 +111,14 @@ def _train_epoch(
 ) -> dict[str, float]:
     start = time.perf_counter()
     total_loss, correct = 0.0, 0
-    for X_batch, y_batch in batches.shuffled(rng):
-        loss, batch_correct = model.train_step(X_batch, y_batch, l2)
-        if not math.isfinite(loss):
-            raise DivergedError(epoch, "train/loss", loss)
-        optimizer.step(model.params)
-        total_loss += loss * len(y_batch)
-        correct += batch_correct
+    step = _step_function(model, optimizer, l2)
+    with training_threads(model.layer_sizes, batches.batch_size):
+        for X_batch, y_batch in batches.shuffled(rng):
+            loss, batch_correct = step(X_batch, y_batch)
+            if not math.isfinite(loss):
+                raise DivergedError(epoch, "train/loss", loss)
+            total_loss += loss * len(y_batch)
+            correct += batch_correct
     n = batches.n_examples
     return {
         "train/loss": total_loss / n + model.l2_penalty(l2, batches.batch_size),
@@ -124,6 +126,23 @@ def _train_epoch(
         "lr": optimizer.lr,
         "epoch_time": time.perf_counter() - start,
     }
+
+
+def _step_function(model: MLP, optimizer: Optimizer, l2: float) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]]:
+    """``(X_batch, y_batch) -> (loss, correct)`` doing one training step with the update.
+
+    Optimizers that keep the base class's ``step`` get the fused step (L2 and, for large networks,
+    per-layer updates inside the backward pass); one that overrides ``step`` is called as such.
+    """
+    if type(optimizer).step is Optimizer.step:
+        return lambda X_batch, y_batch: model._fit_step(X_batch, y_batch, optimizer, l2)
+
+    def step(X_batch: np.ndarray, y_batch: np.ndarray) -> tuple[float, int]:
+        result = model.train_step(X_batch, y_batch, l2)
+        optimizer.step(model.params)
+        return result
+
+    return step
 
 
 class _Batches:
@@ -147,8 +166,9 @@ class _Batches:
         for start in range(0, self.n_examples, self.batch_size):
             index = order[start:start + self.batch_size]
             X_batch, y_batch = self.X_buffer[: len(index)], self.y_buffer[: len(index)]
-            np.take(self.X, index, axis=0, out=X_batch)
-            np.take(self.y, index, out=y_batch)
+            # mode="clip" (the indices are valid anyway) writes straight into out=; "raise" buffers a copy
+            np.take(self.X, index, axis=0, out=X_batch, mode="clip")
+            np.take(self.y, index, out=y_batch, mode="clip")
             yield X_batch, y_batch
 
 
