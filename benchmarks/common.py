@@ -27,6 +27,7 @@ class Settings:
     data: str = "mnist"  # mnist | synthetic
     torch: bool = True  # compare with PyTorch when it is installed
     tta_repeats: int = 1
+    tta_lr: float = 1e-4
     max_epochs: int = 20
     workdir: Path = field(default_factory=lambda: REPO / "benchmarks" / "results" / "work")
 

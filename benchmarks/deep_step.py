@@ -64,8 +64,10 @@ def run(settings: Settings, context: dict[str, Any]) -> ItemResult:
             model.train_step(X[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH])
         return (time.perf_counter() - start) / steps
 
+    gemms_only = gemm.step_gemm_runner(sizes, BATCH)
+    gemms_only()  # warm up
     contenders = {"nnscratch": full_step, "nnscratch_forward_backward": forward_backward,
-                  "adam_standalone": lambda: _adam_alone(adam, model)}
+                  "adam_standalone": lambda: _adam_alone(adam, model), "step_gemms_alone": gemms_only}
     use_torch = torch_available(settings)
     if use_torch:
         from benchmarks.torch_reference import Trainer
@@ -94,7 +96,10 @@ def run(settings: Settings, context: dict[str, Any]) -> ItemResult:
         "layer_sizes": sizes, "batch_size": BATCH, "steps_per_repeat": steps, "step_gemm_flops": flops,
         "timings": {k: t.as_dict() for k, t in timings.items()},
         "achieved_gflops": achieved,
-        "fraction_of_shape_set_peak": achieved / reference["shape_set_gflops"],
+        # the step's products timed alone, interleaved with the steps: the same-moment GEMM peak
+        "interleaved_gemm_peak_gflops": flops / median["step_gemms_alone"] / 1e9,
+        "fraction_of_shape_set_peak": median["step_gemms_alone"] / median["nnscratch"],
+        "fraction_of_item1_shape_set_peak": achieved / reference["shape_set_gflops"],
         "fraction_of_best_shape_peak": achieved / reference["best_shape_gflops"],
         "gemm_reference": {k: reference[k] for k in ("shape_set_gflops", "best_shape_gflops", "step_gemm_seconds")},
         "adam_share": (median["nnscratch"] - median["nnscratch_forward_backward"]) / median["nnscratch"],
@@ -114,9 +119,10 @@ def run(settings: Settings, context: dict[str, Any]) -> ItemResult:
                             f"Adam {1e3 * details['pytorch_adam_s']:.1f})")
     rows.append(Row("3 deep step", f"{label}: achieved GFLOP/s (step GEMM FLOPs / step time)",
                     nnscratch=f"{achieved:.0f}", pytorch=f"{details.get('pytorch_achieved_gflops', 0):.0f}" if use_torch else "",
-                    other=f"GEMM peak: shape-set {reference['shape_set_gflops']:.0f}, best shape {reference['best_shape_gflops']:.0f}",
-                    ratio=f"{100 * details['fraction_of_shape_set_peak']:.0f}% of shape-set peak "
-                          f"({100 * details['fraction_of_best_shape_peak']:.0f}% of best shape)"))
+                    other=f"GEMM peak: the step's products alone {details['interleaved_gemm_peak_gflops']:.0f} (interleaved); "
+                          f"item 1: shape-set {reference['shape_set_gflops']:.0f}, best shape {reference['best_shape_gflops']:.0f}",
+                    ratio=f"{100 * details['fraction_of_shape_set_peak']:.0f}% of the GEMM peak "
+                          f"({100 * details['fraction_of_best_shape_peak']:.0f}% of item 1's best shape)"))
     torch_share = ""
     if use_torch:
         details["pytorch_adam_share"] = details["pytorch_adam_s"] / (details["pytorch_adam_s"] + details["pytorch_forward_backward_s"])

@@ -58,8 +58,8 @@ def step_gemm_flops(layer_sizes: list[int], batch_size: int) -> int:
     return sum(g.flops for g in step_gemms(layer_sizes, batch_size))
 
 
-def time_gemm(gemm: Gemm, dtype: str, repeats: int, quick: bool = False) -> float:
-    """Median seconds of one call, operands laid out as the engine lays them out."""
+def operands(gemm: Gemm, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, out) for ``np.matmul(a, b, out=out)``, laid out as the engine lays them out."""
     rng = np.random.default_rng(0)
     n_in, n_out = (gemm.k, gemm.n) if gemm.kind == "forward" else (gemm.m, gemm.n) if gemm.kind == "grad_W" else (gemm.n, gemm.k)
     batch = gemm.m if gemm.kind != "grad_W" else gemm.k
@@ -70,6 +70,23 @@ def time_gemm(gemm: Gemm, dtype: str, repeats: int, quick: bool = False) -> floa
         a, b, out = rng.random((batch, n_in)).astype(dtype).T, rng.standard_normal((batch, n_out)).astype(dtype), W
     else:
         a, b, out = rng.standard_normal((batch, n_out)).astype(dtype), W.T, np.empty((batch, n_in), dtype)
+    return a, b, out
+
+
+def step_gemm_runner(layer_sizes: list[int], batch_size: int, dtype: str = "float32"):
+    """A function running every product of one step once (operands allocated up front)."""
+    prepared = [operands(gemm, dtype) for gemm in step_gemms(layer_sizes, batch_size)]
+
+    def run() -> None:
+        for a, b, out in prepared:
+            np.matmul(a, b, out=out)
+
+    return run
+
+
+def time_gemm(gemm: Gemm, dtype: str, repeats: int, quick: bool = False) -> float:
+    """Median seconds of one call, operands laid out as the engine lays them out."""
+    a, b, out = operands(gemm, dtype)
     np.matmul(a, b, out=out)  # warm up (threads, page faults)
     number = min(5 if quick else 200, max(1, int(5e9 // gemm.flops)))  # ~5 GFLOP per repeat: 10-100 ms
     return per_call(lambda: np.matmul(a, b, out=out), repeats, number).median

@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch columns even if it is installed")
     parser.add_argument("--tta-repeats", type=int, default=1, help="runs per framework for item 4")
     parser.add_argument("--max-epochs", type=int, default=20, help="epoch limit for item 4")
+    parser.add_argument("--tta-lr", type=float, default=1e-4, help="Adam learning rate for item 4")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit every library to N threads (BLAS via threadpoolctl, PyTorch, nnscratch's "
                              "updates, subprocesses via the environment); default: as the machine is configured")
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 3 and not args.quick:
         raise SystemExit("--repeats must be >= 3 (figures are medians of at least 3 repeats)")
     settings = Settings(quick=args.quick, repeats=args.repeats, data=args.data or ("synthetic" if args.quick else "mnist"),
-                        torch=not args.no_torch, tta_repeats=args.tta_repeats, max_epochs=args.max_epochs,
+                        torch=not args.no_torch, tta_repeats=args.tta_repeats, tta_lr=args.tta_lr, max_epochs=args.max_epochs,
                         workdir=args.out.parent / "work")
     limits = limit_threads(args.threads, settings.torch) if args.threads else None  # kept alive for the whole run
     env = environment.collect(with_torch=settings.torch)

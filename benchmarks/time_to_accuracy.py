@@ -13,7 +13,6 @@ import nnscratch as nn
 from benchmarks.common import Data, ItemResult, Row, Settings, load_data, log, net_label, torch_available
 
 BATCH = 256
-LR = 1e-3
 TARGET = 0.98
 
 
@@ -31,19 +30,19 @@ class StopAtTarget:
             raise nn.StopTraining
 
 
-def nnscratch_run(data: Data, sizes: list[int], max_epochs: int, target: float) -> dict[str, Any]:
+def nnscratch_run(data: Data, sizes: list[int], lr: float, max_epochs: int, target: float) -> dict[str, Any]:
     gens = nn.make_generators(0)
     model = nn.MLP.from_layer_sizes(sizes, rng=gens.init, dropout_rng=gens.dropout)
     stop = StopAtTarget(target)
-    nn.fit(model, nn.Adam(LR), data.X_train, data.y_train, epochs=max_epochs, batch_size=BATCH,
+    nn.fit(model, nn.Adam(lr), data.X_train, data.y_train, epochs=max_epochs, batch_size=BATCH,
            validation=(data.X_test, data.y_test), rng=gens.shuffle, callbacks=[stop])
     return _outcome(stop.curve, target)
 
 
-def pytorch_run(data: Data, sizes: list[int], max_epochs: int, target: float) -> dict[str, Any]:
+def pytorch_run(data: Data, sizes: list[int], lr: float, max_epochs: int, target: float) -> dict[str, Any]:
     from benchmarks.torch_reference import Trainer
 
-    trainer = Trainer(sizes, "adam", LR, data.X_train, data.y_train)
+    trainer = Trainer(sizes, "adam", lr, data.X_train, data.y_train)
     start, curve = time.perf_counter(), []
     for _ in range(max_epochs):
         trainer.train_epoch(BATCH)
@@ -66,18 +65,18 @@ def run(settings: Settings, context: dict[str, Any]) -> ItemResult:
     runs: dict[str, list[dict[str, Any]]] = {"nnscratch": [], "pytorch": []}
     use_torch = torch_available(settings)
     for _ in range(settings.tta_repeats):
-        runs["nnscratch"].append(nnscratch_run(data, sizes, max_epochs, TARGET))
+        runs["nnscratch"].append(nnscratch_run(data, sizes, settings.tta_lr, max_epochs, TARGET))
         if use_torch:
-            runs["pytorch"].append(pytorch_run(data, sizes, max_epochs, TARGET))
+            runs["pytorch"].append(pytorch_run(data, sizes, settings.tta_lr, max_epochs, TARGET))
     summary = {name: _median_run(r) for name, r in runs.items() if r}
-    details = {"target": TARGET, "lr": LR, "batch_size": BATCH, "max_epochs": max_epochs, "runs": runs,
+    details = {"target": TARGET, "lr": settings.tta_lr, "batch_size": BATCH, "max_epochs": max_epochs, "runs": runs,
                "summary": summary}
     ours, theirs = summary["nnscratch"], summary.get("pytorch")
     ratio = ""
     if theirs and ours["seconds"] and theirs["seconds"]:
         details["ratio_to_pytorch"] = ours["seconds"] / theirs["seconds"]
         ratio = f"{details['ratio_to_pytorch']:.2f}x PyTorch"
-    rows = [Row("4 time to 98%", f"{net_label(sizes)}, Adam lr {LR}, batch {BATCH}: seconds (epochs)",
+    rows = [Row("4 time to 98%", f"{net_label(sizes)}, Adam lr {settings.tta_lr:g}, batch {BATCH}: seconds (epochs)",
                 nnscratch=_text(ours), pytorch=_text(theirs) if theirs else "", ratio=ratio,
                 note=f"{settings.tta_repeats} run(s) each, median; includes a test evaluation per epoch")]
     return ItemResult(rows, details)

@@ -26,6 +26,11 @@ class Timing:
         return {"median_s": self.median, "repeats_s": list(self.values), "spread": self.spread}
 
 
+#: Pause before each timed call: idle BLAS/OpenMP workers of the previous contender busy-wait for
+#: up to ~0.1 s after their last job and would otherwise steal a core from the next one.
+SETTLE_SECONDS = 0.3
+
+
 def interleaved(contenders: Mapping[str, Callable[[], float | None]], repeats: int) -> dict[str, Timing]:
     """Call every contender once per round, ``repeats`` rounds; return each one's :class:`Timing`.
 
@@ -34,6 +39,7 @@ def interleaved(contenders: Mapping[str, Callable[[], float | None]], repeats: i
     values: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, run in contenders.items():
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             measured = run()
             values[name].append(time.perf_counter() - start if measured is None else float(measured))

@@ -31,6 +31,9 @@ from .parameters import ParameterBuffer
 BLOCK = 1 << 16
 #: Spans with at least this many elements are updated by several threads.
 PARALLEL_MIN = 1 << 20
+#: Steps between two flushes of subnormal parameters and state to zero (see
+#: :meth:`Optimizer.flush_subnormals`); one flush of the deep net costs about a step's Adam update.
+FLUSH_EVERY = 100
 
 # (values, grads, state, tmp, decayed): views of one block, plus the owning thread's scratch
 _Block = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]
@@ -86,8 +89,34 @@ class Optimizer(ABC):
         """Start a step on ``params``: count it and prepare its step-dependent constants."""
         if self._buffer is not params:
             self._bind(params)
+        if self.steps % FLUSH_EVERY == 0 and self.steps:
+            self.flush_subnormals()
         self.steps += 1
         self._prepare_step()
+
+    def flush_subnormals(self) -> None:
+        """Set parameters and state whose magnitude is below the dtype's smallest normal number to 0.
+
+        A weight whose only gradient is the L2 term (it leaves a ReLU unit that never fires, or a
+        pixel that is always 0) collapses toward 0 under Adam and RMSprop and then stays subnormal,
+        because its update underflows. CPUs multiply subnormals through a slow microcode path:
+        measured here, a 256x2500 @ 2500x2000 product with half its weights subnormal took 1.77 s
+        instead of 57 ms, and the deep8 net's epochs slowed from 42 s to 150 s over 16 epochs.
+        Zeroing them, as a CPU's flush-to-zero mode would, keeps such weights at exactly 0 (zero
+        gradient, zero moments, zero update). Called every :data:`FLUSH_EVERY` steps.
+        """
+        if self._buffer is None:
+            return
+        tiny = np.finfo(self._buffer.dtype).tiny
+        magnitude = np.empty(min(BLOCK, self._buffer.size), self._buffer.dtype)
+        small = np.empty(magnitude.shape, bool)
+        for flat in (self._buffer.data, *self._state.values()):
+            for start in range(0, flat.size, BLOCK):
+                part = flat[start:start + BLOCK]
+                n = len(part)
+                np.abs(part, out=magnitude[:n])
+                np.less(magnitude[:n], tiny, out=small[:n])
+                np.copyto(part, 0, where=small[:n])
 
     def update_span(self, start: int, stop: int, decay: float = 0.0) -> None:
         """Update the flat parameters ``[start, stop)`` for the step begun by :meth:`begin_step`.

@@ -131,8 +131,8 @@ def _train_epoch(
 def _step_function(model: MLP, optimizer: Optimizer, l2: float) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]]:
     """``(X_batch, y_batch) -> (loss, correct)`` doing one training step with the update.
 
-    Optimizers that keep the base class's ``step`` get the fused step (L2 and, for large networks,
-    per-layer updates inside the backward pass); one that overrides ``step`` is called as such.
+    Optimizers that keep the base class's ``step`` get the fused step (the L2 term added inside the
+    optimizer's blocked update); one that overrides ``step`` is called as such.
     """
     if type(optimizer).step is Optimizer.step:
         return lambda X_batch, y_batch: model._fit_step(X_batch, y_batch, optimizer, l2)

@@ -185,12 +185,14 @@ def test_hidden_activations_of_an_eight_layer_net(rng):
 
 def test_first_layer_weights_tiles_are_weight_columns(model, tmp_path):
     fig = F.first_layer_weights(model, max_units=5)
-    tiles = image_axes(fig)
-    assert len(tiles) == 5
+    (ax,) = image_axes(fig)
+    mosaic = np.asarray(ax.images[0].get_array())
+    assert mosaic.shape == (2 * 29 - 1, 3 * 29 - 1)  # 5 tiles on a 2 x 3 grid, 1-pixel gaps
     w = model.parameters["dense1.W"]
-    np.testing.assert_array_equal(tiles[4].images[0].get_array(), w[:, 4].reshape(28, 28))
-    vmin, vmax = tiles[4].images[0].get_clim()
-    assert vmin == -vmax == -np.abs(w[:, 4]).max()
+    tile = mosaic[29:57, 29:57]  # unit 4: second row, second column
+    np.testing.assert_allclose(tile, w[:, 4].reshape(28, 28) / np.abs(w[:, 4]).max(), rtol=1e-6)
+    assert np.isnan(mosaic[28]).all() and np.isnan(mosaic[29:, 58:]).all()  # gap row, unused sixth tile
+    assert ax.images[0].get_clim() == (-1.0, 1.0)
     assert "5 of 12 units" in fig.get_suptitle()
     png_size(fig, tmp_path)
 
