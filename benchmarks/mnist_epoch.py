@@ -13,6 +13,7 @@ import numpy as np
 
 import nnscratch as nn
 from benchmarks.common import ItemResult, Row, Settings, load_data, net_label, torch_available
+from benchmarks.step_phases import PHASES, step_profile
 from benchmarks.timing import interleaved
 from benchmarks.tutorial_mlp import TutorialMLP
 
@@ -78,6 +79,8 @@ def run(settings: Settings, context: dict[str, Any]) -> ItemResult:
             ratio = f"{entry['ratio_to_pytorch']:.2f}x PyTorch; " + ratio
             pytorch = f"{median['pytorch']:.3f}"
         entry["ratio_to_tutorial"] = median["nnscratch"] / median["tutorial_float64"]
+        entry["step_profile_us"] = {"as_fit_runs": step_profile(sizes, data.X_train, data.y_train, batch, LR),
+                                    "one_blas_thread": step_profile(sizes, data.X_train, data.y_train, batch, LR, threads=1)}
         details["batches"][str(batch)] = entry
         rows.append(Row("2 MNIST epoch", f"{label} SGD, batch {batch}: epoch time, s",
                         nnscratch=f"{median['nnscratch']:.3f}", pytorch=pytorch,
@@ -88,4 +91,15 @@ def run(settings: Settings, context: dict[str, Any]) -> ItemResult:
                         pytorch=f"{100 * accuracy['pytorch']:.2f}" if use_torch else "",
                         other=f"tutorial f64 {100 * accuracy['tutorial_float64']:.2f}; nnscratch f64 {100 * accuracy['nnscratch_float64']:.2f}",
                         ratio=f"f32 - f64: {entry['float32_minus_float64_points']:+.2f} points"))
+        rows.append(_profile_row(batch, entry["step_profile_us"]))
     return ItemResult(rows, details)
+
+
+def _profile_row(batch: int, profiles: dict[str, dict[str, float]]) -> Row:
+    def phases(profile: dict[str, float]) -> str:
+        return "; ".join(f"{phase} {profile[phase]:.0f}" for phase in PHASES)
+
+    fit, single = profiles["as_fit_runs"], profiles["one_blas_thread"]
+    return Row("2 MNIST epoch", f"batch {batch}: step profile, us per step (as fit runs)",
+               nnscratch=f"{fit['step']:.0f}", other=f"{phases(fit)}; products alone {fit['gemms_alone']:.0f}",
+               note=f"1 BLAS thread: {single['step']:.0f} ({phases(single)}; products alone {single['gemms_alone']:.0f})")

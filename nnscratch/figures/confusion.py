@@ -36,7 +36,9 @@ def _heatmap(ax: Axes, values: np.ndarray, labels: Sequence[str], fmt: str, vmax
         for j in range(n):
             v = values[i, j]
             color = "white" if v > 0.6 * vmax else "black"
-            ax.text(j, i, format(v, fmt), ha="center", va="center", color=color, fontsize=fontsize)
+            # cell labels sit inside the axes: leaving them out of the layout keeps it cheap
+            ax.text(j, i, format(v, fmt), ha="center", va="center", color=color, fontsize=fontsize,
+                    in_layout=False)
     ax.set_xticks(range(n), labels, fontsize=8, rotation=45 if max(map(len, labels)) > 2 else 0)
     ax.set_yticks(range(n), labels, fontsize=8)
     ax.set_xlabel("predicted")
