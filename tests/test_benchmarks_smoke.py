@@ -38,6 +38,10 @@ def test_quick_run_prints_the_tables_and_writes_json(tmp_path):
     for batch in epoch.values():
         assert len(batch["timings"]["nnscratch"]["repeats_s"]) == report["settings"]["repeats"]
         assert "pytorch" not in batch["timings"]  # --no-torch skips its columns
+        for profile in batch["step_profile_us"].values():  # fit's BLAS threads, and one thread
+            phases = [profile[p] for p in ("gather", "forward", "loss", "backward", "update")]
+            assert min(phases) > 0 and abs(profile["step"] - sum(phases)) < 1e-6 * profile["step"]
+            assert profile["gemms_alone"] > 0
     step = report["items"]["3"]
     assert step["achieved_gflops"] > 0 and 0 < step["fraction_of_shape_set_peak"]
     memory = report["items"]["7"]
