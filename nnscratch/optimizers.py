@@ -31,9 +31,15 @@ from .parameters import ParameterBuffer
 BLOCK = 1 << 16
 #: Spans with at least this many elements are updated by several threads.
 PARALLEL_MIN = 1 << 20
-#: Steps between two flushes of subnormal parameters and state to zero (see
-#: :meth:`Optimizer.flush_subnormals`); one flush of the deep net costs about a step's Adam update.
+#: Steps between two flushes of negligible parameters and state to zero (see
+#: :meth:`Optimizer.flush_to_zero`); one flush of the deep net costs about a step's Adam update.
 FLUSH_EVERY = 100
+#: Per dtype, the magnitude below which :meth:`Optimizer.flush_to_zero` zeroes parameters and
+#: gradient-sized state (state that scales as a squared gradient: below its square). Other dtypes
+#: flush subnormals only. 2**-50 is 2**27 below float32's resolution at 1, so no sum of normal-sized
+#: terms can feel such a weight; it sits above the weights whose L2 gradient (decay * w, decay
+#: ~1e-4) squares to a subnormal inside Adam's update.
+FLUSH_BELOW = {np.dtype(np.float32): 2.0**-50}
 
 # (values, grads, state, tmp, decayed): views of one block, plus the owning thread's scratch
 _Block = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]
@@ -71,6 +77,8 @@ class Optimizer(ABC):
     """
 
     state_names: tuple[str, ...] = ()
+    #: State that scales as a squared gradient (flushed below the square of the threshold).
+    squared_state: tuple[str, ...] = ()
 
     def __init__(self, lr: float) -> None:
         self.lr = float(check_range("lr", lr, low=0.0))
@@ -90,32 +98,38 @@ class Optimizer(ABC):
         if self._buffer is not params:
             self._bind(params)
         if self.steps % FLUSH_EVERY == 0 and self.steps:
-            self.flush_subnormals()
+            self.flush_to_zero()
         self.steps += 1
         self._prepare_step()
 
-    def flush_subnormals(self) -> None:
-        """Set parameters and state whose magnitude is below the dtype's smallest normal number to 0.
+    def flush_to_zero(self) -> None:
+        """Set parameters and state too small to matter to 0: below :data:`FLUSH_BELOW` of the dtype
+        (its square for :attr:`squared_state`), and always below the smallest normal number.
 
         A weight whose only gradient is the L2 term (it leaves a ReLU unit that never fires, or a
-        pixel that is always 0) collapses toward 0 under Adam and RMSprop and then stays subnormal,
-        because its update underflows. CPUs multiply subnormals through a slow microcode path:
-        measured here, a 256x2500 @ 2500x2000 product with half its weights subnormal took 1.77 s
-        instead of 57 ms, and the deep8 net's epochs slowed from 42 s to 150 s over 16 epochs.
-        Zeroing them, as a CPU's flush-to-zero mode would, keeps such weights at exactly 0 (zero
-        gradient, zero moments, zero update). Called every :data:`FLUSH_EVERY` steps.
+        pixel that is always 0) collapses toward 0 under Adam and RMSprop and ends subnormal, because
+        its update underflows. CPUs multiply subnormals through a slow microcode path: measured
+        here, a 256x2500 @ 2500x2000 product with half its weights subnormal took 1.77 s instead of
+        57 ms. On its way down such a weight also makes Adam's ``g * g`` subnormal (13x slower per
+        operation). With subnormals alone flushed, the deep8 net's epochs still crept from 42 s to
+        58 s over 12 epochs; with :data:`FLUSH_BELOW` they stayed at 42-46 s with the same losses
+        to five digits (``python -m benchmarks.flush_creep``). Zeroing them, as a CPU's flush-to-zero mode would, keeps such weights at exactly 0
+        (zero gradient, zero moments, zero update). Called every :data:`FLUSH_EVERY` steps.
         """
         if self._buffer is None:
             return
-        tiny = np.finfo(self._buffer.dtype).tiny
-        magnitude = np.empty(min(BLOCK, self._buffer.size), self._buffer.dtype)
+        dtype = self._buffer.dtype
+        tiny = float(np.finfo(dtype).tiny)
+        limit = max(FLUSH_BELOW.get(dtype, 0.0), tiny)
+        magnitude = np.empty(min(BLOCK, self._buffer.size), dtype)
         small = np.empty(magnitude.shape, bool)
-        for flat in (self._buffer.data, *self._state.values()):
+        for name, flat in (("", self._buffer.data), *self._state.items()):
+            below = dtype.type(max(limit * limit, tiny) if name in self.squared_state else limit)
             for start in range(0, flat.size, BLOCK):
                 part = flat[start:start + BLOCK]
                 n = len(part)
                 np.abs(part, out=magnitude[:n])
-                np.less(magnitude[:n], tiny, out=small[:n])
+                np.less(magnitude[:n], below, out=small[:n])
                 np.copyto(part, 0, where=small[:n])
 
     def update_span(self, start: int, stop: int, decay: float = 0.0) -> None:
@@ -259,6 +273,7 @@ class RMSprop(Optimizer):
     """``s = rho * s + (1 - rho) * g**2; w -= lr * g / (sqrt(s) + eps)``."""
 
     state_names = ("square_avg",)
+    squared_state = ("square_avg",)
 
     def __init__(self, lr: float, rho: float = 0.9, eps: float = 1e-8) -> None:
         super().__init__(lr)
@@ -285,6 +300,7 @@ class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba, 2015)."""
 
     state_names = ("m", "v")
+    squared_state = ("v",)
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
         super().__init__(lr)

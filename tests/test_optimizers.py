@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch.optimizers import BLOCK, OPTIMIZERS
+from nnscratch.optimizers import BLOCK, FLUSH_BELOW, OPTIMIZERS
 from nnscratch.parameters import ParameterBuffer
 
 EPS = 1e-8
@@ -319,14 +319,37 @@ def test_weights_with_only_an_l2_gradient_are_flushed_to_zero_not_left_subnormal
     assert _subnormal_count(model.params.data) == 0
     assert all(_subnormal_count(state[f"dense1.W/{moment}"]) == 0 for moment in ("m", "v"))
     assert np.count_nonzero(model.parameters["dense1.W"][0] == 0) >= stuck  # exactly 0 instead
-    normal = np.abs(unflushed.params.data) >= np.finfo(np.float32).tiny
-    np.testing.assert_array_equal(model.params.data[normal], unflushed.params.data[normal])  # the rest: as before
+    # the dead pixel's input is exactly 0, so flushing its weights changes nothing else, bitwise
+    kept = np.abs(unflushed.params.data) >= FLUSH_BELOW[np.dtype(np.float32)]
+    np.testing.assert_array_equal(model.params.data[kept], unflushed.params.data[kept])
+    assert np.all(model.params.data[~kept] == 0)
 
 
-def test_flush_subnormals_zeroes_only_subnormals():
-    params = ParameterBuffer({"w": (3, 4)}, np.float32)
-    params.data[:] = [1e-40, -1e-41, 0.0, 1e-37, -2.0, 3e-39, 5.0, -1e-30, 1e-45, 1.0, 1e-38, 2e-38]
-    optimizer = nn.Adam(0.1)
-    optimizer.begin_step(params)
-    optimizer.flush_subnormals()
-    np.testing.assert_array_equal(params.data, np.float32([0, 0, 0, 1e-37, -2, 0, 5, -1e-30, 0, 1, 0, 2e-38]))
+def _flushed(values: list[float], dtype: type, optimizer: nn.Optimizer) -> dict[str, np.ndarray]:
+    """Parameters and every moment set to ``values``, after one flush."""
+    params = ParameterBuffer({"w": (len(values),)}, dtype)
+    params.data[:] = values
+    moments = {f"w/{name}": np.array(values, dtype) for name in optimizer.state_names}
+    optimizer.load_state_dict({"steps": np.array(1), **moments}, params)
+    optimizer.flush_to_zero()
+    state = optimizer.state_dict()
+    return {"params": params.data, **{name: state[f"w/{name}"] for name in optimizer.state_names}}
+
+
+def test_flush_to_zero_float32_zeroes_values_too_small_to_matter():
+    limit = FLUSH_BELOW[np.dtype(np.float32)]  # 2**-50 ~ 8.9e-16
+    values = [1e-40, -1e-41, 0.0, 1e-37, -2.0, 5e-16, -1e-15, 1e-20, 1e-30, 7e-31, 1.0, 1e-8]
+    flushed = _flushed(values, np.float32, nn.Adam(0.1))
+    expected = np.float32(values) * (np.abs(np.float32(values)) >= limit)
+    np.testing.assert_array_equal(flushed["params"], expected)
+    np.testing.assert_array_equal(flushed["m"], expected)
+    # v scales as a squared gradient: only values below limit**2 (~7.9e-31) are negligible
+    np.testing.assert_array_equal(flushed["v"], np.float32([0, 0, 0, 0, -2, 5e-16, -1e-15, 1e-20, 1e-30, 0, 1, 1e-8]))
+
+
+def test_flush_to_zero_float64_zeroes_only_subnormals():
+    values = [1e-310, -1e-320, 0.0, 1e-300, -2.0, 1e-30, 5e-16, 1.0]
+    flushed = _flushed(values, np.float64, nn.RMSprop(0.1))
+    expected = np.float64([0, 0, 0, 1e-300, -2, 1e-30, 5e-16, 1])
+    np.testing.assert_array_equal(flushed["params"], expected)
+    np.testing.assert_array_equal(flushed["square_avg"], expected)
