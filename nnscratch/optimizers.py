@@ -113,8 +113,9 @@ class Optimizer(ABC):
         57 ms. On its way down such a weight also makes Adam's ``g * g`` subnormal (13x slower per
         operation). With subnormals alone flushed, the deep8 net's epochs still crept from 42 s to
         58 s over 12 epochs; with :data:`FLUSH_BELOW` they stayed at 42-46 s with the same losses
-        to five digits (``python -m benchmarks.flush_creep``). Zeroing them, as a CPU's flush-to-zero mode would, keeps such weights at exactly 0
-        (zero gradient, zero moments, zero update). Called every :data:`FLUSH_EVERY` steps.
+        to five digits (``python -m benchmarks.flush_creep``). Zeroing them, as a CPU's
+        flush-to-zero mode would, keeps such weights at exactly 0 (zero gradient, zero moments,
+        zero update). Called every :data:`FLUSH_EVERY` steps.
         """
         if self._buffer is None:
             return
