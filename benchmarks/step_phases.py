@@ -17,6 +17,7 @@ import numpy as np
 
 import nnscratch as nn
 from benchmarks.gemm import step_gemm_runner
+from benchmarks.timing import per_call
 from nnscratch._threads import training_threads
 from nnscratch.training import _Batches
 
@@ -69,14 +70,8 @@ def step_profile(layer_sizes: list[int], X: np.ndarray, y: np.ndarray, batch_siz
     run_gemms = step_gemm_runner(layer_sizes, batch_size)
     with _blas_threads(layer_sizes, batch_size, threads):
         profiles = [profile_epoch(model, optimizer, X, y, batch_size, gens.shuffle) for _ in range(epochs)]
-        gemm_seconds = sorted(_time(run_gemms) for _ in range(21))[10]
+        gemm_seconds = per_call(run_gemms, repeats=21).median
     result = {phase: float(np.median([p[phase] for p in profiles])) for phase in PHASES}
     result["step"] = sum(result[phase] for phase in PHASES)
     result["gemms_alone"] = 1e6 * gemm_seconds
     return result
-
-
-def _time(function: Any) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
