@@ -1,23 +1,30 @@
-"""Search spaces in Hydra override syntax -> Optuna distributions -> job overrides (nnscratch.sweeper.space)."""
+"""Search spaces in Hydra override syntax -> Optuna distributions -> job overrides (nnscratch.sweeper.space).
+
+Expected distributions are those the official plugin documents and tests (website/docs/plugins/
+optuna_sweeper.md, tests/test_optuna_sweeper_plugin.py of facebookresearch/hydra).
+"""
 from __future__ import annotations
 
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from nnscratch.sweeper.space import encode_value, parse_override, parse_search_space, sweep_search_space
+from nnscratch.sweeper.space import (SearchSpaceError, encode_value, parse_override, parse_search_space,
+                                     sweep_search_space)
 
 
 def dist(line: str):
-    return parse_search_space([line]).params[line.split("=", 1)[0].lstrip("+")].distribution
+    return parse_search_space([line]).params[line.split("=", 1)[0]].distribution
 
 
 @pytest.mark.parametrize(("line", "expected"), [
     ("x=choice(1, 2.5, a, 'b c', true)", CategoricalDistribution([1, 2.5, "a", "b c", True])),
     ("x=a,b,c", CategoricalDistribution(["a", "b", "c"])),
-    ("x=range(1, 9, 2)", IntDistribution(1, 7, step=2)),
-    ("x=range(1, 5)", IntDistribution(1, 4)),
-    ("x=range(0.1, 0.5, 0.1)", FloatDistribution(0.1, 0.4, step=0.1)),
-    ("x=range(5, 1, -2)", CategoricalDistribution([5, 3])),
+    ("x=range(1, 3)", IntDistribution(1, 3)),                      # samplers: stop included, as upstream
+    ("x=range(1, 9, 2)", IntDistribution(1, 9, step=2)),
+    ("x=range(0.5, 5.5, step=1)", FloatDistribution(0.5, 5.5, step=1)),
+    ("x=range(0.1, 0.5, 0.1)", FloatDistribution(0.1, 0.5, step=0.1)),
+    ("x=range(-5.0, 5.0)", FloatDistribution(-5.0, 5.0, step=1)),
+    ("x=range(0, 5, step=0.5)", FloatDistribution(0, 5, step=0.5)),
     ("x=shuffle(range(1, 4))", CategoricalDistribution([1, 2, 3])),
     ("x=interval(0.1, 1)", FloatDistribution(0.1, 1.0)),
     ("x=interval(1, 10)", FloatDistribution(1.0, 10.0)),
@@ -25,6 +32,7 @@ def dist(line: str):
     ("x=tag(log, interval(1e-4, 1e-1))", FloatDistribution(1e-4, 1e-1, log=True)),
     ("x=tag(log, int(interval(8, 512)))", IntDistribution(8, 512, log=True)),
     ("+x=choice(1, 2)", CategoricalDistribution([1, 2])),
+    ("++x=interval(0, 1)", FloatDistribution(0, 1)),
 ])
 def test_every_override_form_maps_to_its_distribution(line, expected):
     assert dist(line) == expected
@@ -40,9 +48,12 @@ def test_list_choices_are_stored_as_text_and_come_back_as_lists():
     assert space.python_values({"hidden_sizes": "[128,64]"}) == {"hidden_sizes": [128, 64]}
 
 
-def test_overrides_keep_prefixes_and_fixed_lines_verbatim():
+def test_plus_keys_keep_their_prefix_as_param_name_and_fixed_lines_stay_verbatim():
     space = parse_search_space(["+lr=tag(log, interval(1e-4, 1e-1))", "+sweep=grid_lr_batch", "~foo", "db=mysql"])
-    assert space.overrides({"lr": 0.001}) == ["+lr=0.001", "+sweep=grid_lr_batch", "~foo", "db=mysql"]
+    assert list(space.params) == ["+lr"]
+    assert space.overrides({"+lr": 0.001}) == ["+lr=0.001", "+sweep=grid_lr_batch", "~foo", "db=mysql"]
+    assert space.fixed_values() == {"+sweep": "grid_lr_batch", "db": "mysql"}
+    assert space.delete_overrides() == ["~foo"]
 
 
 @pytest.mark.parametrize("value", ["adam", "a b", "it's", "true", "1", "null", "", "1e-5", "[1,2]", "x=y",
@@ -61,10 +72,11 @@ def test_last_line_for_a_key_wins_fixed_over_swept_and_swept_over_fixed():
 
 def test_command_line_arguments_come_after_config_params():
     space = sweep_search_space({"x": "interval(0, 1)", "y": 3}, None, ["x=0.5", "+z=choice(a,b)"])
-    assert set(space.params) == {"z"}
+    assert set(space.params) == {"+z"}
     assert space.fixed == {"y": "y=3", "x": "x=0.5"}
 
 
+@pytest.mark.filterwarnings("ignore:.*hydra.sweeper.search_space")
 def test_legacy_search_space_is_used_only_without_params():
     legacy = {"x": {"type": "float", "low": 0.0, "high": 1.0, "log": False},
               "n": {"type": "int", "low": 1, "high": 9, "step": 2},
@@ -74,15 +86,49 @@ def test_legacy_search_space_is_used_only_without_params():
     assert set(sweep_search_space({"y": "interval(0, 1)"}, legacy, []).params) == {"y"}
 
 
-def test_grid_values_enumerate_discrete_ranges_and_refuse_intervals():
-    space = parse_search_space(["a=range(0.0, 1.0, 0.25)", "b=range(2, 8, 3)", "c=choice(x, y)"])
-    assert space.grid() == {"a": [0.0, 0.25, 0.5, 0.75], "b": [2, 5], "c": ["x", "y"]}
-    with pytest.raises(ValueError, match="grid sampler needs discrete values for 'lr'"):
+@pytest.mark.filterwarnings("ignore:The distribution is specified by")  # Optuna trims range(1, 10, 2) to [1, 9]
+def test_grid_visits_hydras_stop_exclusive_range_and_refuses_intervals():
+    space = parse_search_space(["a=range(0.0, 1.0, 0.25)", "b=range(2, 8, 3)", "c=choice(x, y)", "d=range(1, 10, 2)",
+                                "e=range(-1.0, 1.0, step=1)", "f=int(interval(1, 5))"])
+    assert space.grid() == {"a": [0.0, 0.25, 0.5, 0.75], "b": [2, 5], "c": ["x", "y"], "d": [1, 3, 5, 7, 9],
+                            "e": [-1.0, 0.0], "f": [1, 2, 3, 4]}  # f: the official rule low, low+step, ... < high
+    with pytest.raises(SearchSpaceError, match="lr: interval.*GridSampler only supports discrete"):
         parse_search_space(["lr=interval(0, 1)"]).grid()
 
 
 def test_unsupported_forms_raise():
-    with pytest.raises(ValueError, match="not supported"):
+    with pytest.raises(SearchSpaceError, match="not supported"):
         parse_search_space(["x=glob(*)"])
-    with pytest.raises(ValueError, match="distinct"):
+    with pytest.raises(SearchSpaceError, match="distinct"):
         parse_search_space(["x=choice('[1,2]', [1,2])"])
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("lr=interval(1, 0)", r"key 'lr' \(lr=interval\(1, 0\)\): `low <= high` must hold"),
+    ("lr=tag(log, interval(0, 1))", r"key 'lr' .*`low > 0` must hold for `log=True`"),
+    ("n=range(5, 1, -2)", r"key 'n' .*step must be > 0"),
+    ("n=range(3, 1)", r"key 'n' .*`low <= high` must hold"),
+])
+def test_invalid_bounds_name_the_key_and_the_allowed_forms(line, message):
+    with pytest.raises(SearchSpaceError, match=message) as error:
+        parse_search_space([line])
+    assert "Allowed: choice(a, b, ...)" in str(error.value) and "0 < low <= high" in str(error.value)
+
+
+def test_mapping_valued_params_are_refused_with_the_override_syntax():
+    params = {"lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}, "n": {"type": "int", "low": 1, "high": 4}}
+    with pytest.raises(SearchSpaceError, match=r"hydra.sweeper.params.lr is a mapping") as error:
+        sweep_search_space(params, None, [])
+    assert "lr: tag(log, interval(0.0001, 0.1))" in str(error.value)
+    assert "'lr=tag(log, interval(0.0001, 0.1))' on the command line" in str(error.value)
+
+
+def test_search_space_warns_with_the_official_texts():
+    legacy = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+    with pytest.warns(UserWarning, match=r"^`hydra.sweeper.search_space` is deprecated and will be removed in the "
+                                         r"next major release.\nPlease configure with `hydra.sweeper.params`.\n"
+                                         r"https://hydra.cc/docs/upgrades/1.1_to_1.2/changes_to_sweeper_config/"):
+        sweep_search_space(None, legacy, [])
+    with pytest.warns(UserWarning, match=r"^Both hydra.sweeper.params and hydra.sweeper.search_space are configured."
+                                         r"\nHydra will use hydra.sweeper.params for defining search space."):
+        assert set(sweep_search_space({"y": "interval(0, 1)"}, legacy, []).params) == {"y"}

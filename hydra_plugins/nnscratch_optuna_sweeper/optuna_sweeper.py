@@ -1,8 +1,8 @@
 """The Hydra Sweeper plugin class; the work is done by :mod:`nnscratch.sweeper` (imported on first use).
 
-``hydra/sweeper=optuna`` selects ``hydra_plugins.nnscratch_optuna_sweeper.optuna_sweeper.OptunaSweeper``.
-Configs written for the official plugin name its class in ``hydra.sweeper._target_``; the small
-``hydra_plugins.hydra_optuna_sweeper`` package shipped next to this one resolves that name to this sweeper.
+``hydra/sweeper=optuna`` selects ``hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper``, the
+official plugin's class name, which is a subclass of this one; configs written for earlier nnscratch
+versions name this class directly.
 """
 from __future__ import annotations
 

@@ -13,11 +13,16 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hydra_plugins.hydra_optuna_sweeper.config import MOTPE_REMOVED, PRUNERS
 from omegaconf import DictConfig, OmegaConf
 
+from .errors import SweepConfigError
+from .factories import check_requirements
+from .space import sweep_search_space
 from .storage import normalize_storage
 
 DIRECTIONS = ("minimize", "maximize")
+MOTPE_TARGETS = ("hydra_plugins.hydra_optuna_sweeper.config.raise_motpe_removed", "optuna.samplers.MOTPESampler")
 SWEEPER_TARGETS = (
     "hydra_plugins.nnscratch_optuna_sweeper.optuna_sweeper.OptunaSweeper",
     "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
@@ -53,8 +58,11 @@ class SweepSettings:
 
         Raises
         ------
-        ValueError
-            Naming the offending option and value.
+        SweepConfigError
+            Naming the offending option and value (and the allowed ones), also for entries of
+            ``params`` / ``search_space`` that are no valid search space.
+        MissingDependencyError
+            When the sampler needs a package that is not installed (with the pip command).
         """
         opts = {k: _plain(v) for k, v in options.items() if not (k.startswith("_") and k.endswith("_"))}
         opts.pop("defaults", None)
@@ -67,7 +75,14 @@ class SweepSettings:
             extra=opts,
         )
         settings.validate()
+        check_requirements(settings.sampler)
+        sweep_search_space(settings.params, settings.search_space, [])  # the config's part, before any trial
         return settings
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keys ``hydra.sweeper`` accepts (besides ``_target_``, ``defaults``)."""
+        return sorted(set(cls.__dataclass_fields__) - {"extra", "directions"} | {"direction"})
 
     @property
     def grace_seconds(self) -> float:
@@ -87,9 +102,12 @@ class SweepSettings:
         ]
         for ok, name, value, expected in checks:
             if not ok:
-                raise ValueError(f"hydra.sweeper.{name} must be {expected}, got {value!r}")
+                raise SweepConfigError(f"hydra.sweeper.{name} must be {expected}, got {value!r}")
         if self.extra:
-            raise ValueError(f"unknown hydra.sweeper options: {sorted(self.extra)}")
+            raise SweepConfigError(f"unknown hydra.sweeper option(s): {', '.join(sorted(self.extra))}; "
+                             f"allowed: {', '.join(self.option_names())}")
+        if self.sampler["_target_"] in MOTPE_TARGETS:
+            raise SweepConfigError(MOTPE_REMOVED)
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,7 @@ def normalize_directions(direction: Any) -> list[str]:
     names = [item.name if isinstance(item, Enum) else str(item).split(".")[-1].lower() for item in items]
     bad = [n for n in names if n not in DIRECTIONS]
     if not names or bad:
-        raise ValueError(f"hydra.sweeper.direction must be minimize, maximize or a list of them, got {direction!r}")
+        raise SweepConfigError(f"hydra.sweeper.direction must be minimize, maximize or a list of them, got {direction!r}")
     return names
 
 
@@ -172,11 +190,9 @@ def _pruner(spec: Any) -> dict[str, Any] | None:
     if spec is None:
         return None
     if isinstance(spec, str):
-        from hydra_plugins.nnscratch_optuna_sweeper.config import PRUNERS
-
         if spec not in PRUNERS:
-            raise ValueError(f"hydra.sweeper.pruner must be one of {sorted(PRUNERS)} or a mapping, got {spec!r}")
+            raise SweepConfigError(f"hydra.sweeper.pruner must be one of {sorted(PRUNERS)} or a mapping, got {spec!r}")
         return dict(PRUNERS[spec])
     if not isinstance(spec, Mapping) or "_target_" not in spec:
-        raise ValueError(f"hydra.sweeper.pruner must be a mapping with _target_, got {spec!r}")
+        raise SweepConfigError(f"hydra.sweeper.pruner must be a mapping with _target_, got {spec!r}")
     return dict(spec)

@@ -10,15 +10,18 @@ Study user attributes written here (visible in optuna-dashboard and read by the 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 import optuna
 from optuna.exceptions import DuplicatedStudyError
 from optuna.storages import BaseStorage
+from optuna.trial import TrialState
 
+from .budget import used_budget
 from .settings import StudyTarget
-from .storage import display_storage, open_storage
+from .storage import display_storage, journal_path, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +73,25 @@ def register_worker(study: optuna.Study, storage: BaseStorage) -> int:
     ordinal = int(storage.get_study_system_attrs(study_id).get(WORKERS_KEY, 0))
     storage.set_study_system_attr(study_id, WORKERS_KEY, ordinal + 1)
     return ordinal
+
+
+def completion_notice(study: optuna.Study, target: StudyTarget, n_trials: int, *, grid: bool = False) -> str | None:
+    """What to tell the user when a resumed study has nothing left to run; ``None`` otherwise.
+
+    Names the storage (the journal file), the trials done by state, and how to run more
+    (``n_trials``) or start afresh (another ``study_name``, or delete the file / the study).
+    """
+    trials = study.get_trials(deepcopy=False)
+    if not trials or used_budget(trials) < n_trials or \
+            any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
+        return None
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(Counter(t.state.name for t in trials).items()))
+    where = display_storage(target.storage)
+    done = (f"its grid of {n_trials} points is exhausted ({counts})" if grid else
+            f"{used_budget(trials)} of n_trials={n_trials} trials are done ({counts}); to run more, raise "
+            f"hydra.sweeper.n_trials (e.g. hydra.sweeper.n_trials={2 * max(n_trials, 1)})")
+    journal = journal_path(target.storage)
+    fresh = (f"delete {journal}" if journal is not None else
+             f"delete the study: optuna delete-study --study-name '{study.study_name}' --storage '{where}'")
+    return (f"study {study.study_name!r} in {where} is already complete, no trial will run: {done}; "
+            f"to start afresh, set another hydra.sweeper.study_name or {fresh}")

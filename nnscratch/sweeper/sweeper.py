@@ -11,14 +11,14 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from .factories import build_pruner, build_sampler, describe, effective_n_trials, offset_seed
+from .factories import build_pruner, build_sampler, describe, effective_n_trials, grid_size, is_grid, offset_seed
 from .loop import TrialLoop, slots_for
 from .results import results_summary, write_results
 from .settings import SweepSettings, StudyTarget, resolve_target
 from .space import SearchSpace, sweep_search_space
 from .storage import display_storage, sqlite_path
 from .locks import StudyLock
-from .studies import SWEEPER_ATTR, open_study, register_worker, update_user_attr
+from .studies import SWEEPER_ATTR, completion_notice, open_study, register_worker, update_user_attr
 from .task import TrialTask, cpu_count
 
 log = logging.getLogger(__name__)
@@ -47,18 +47,23 @@ class OptunaSweep:
         n_trials = effective_n_trials(settings.n_trials, settings.sampler, space)
         if n_trials < settings.n_trials:
             log.info("Updating num of trials to %d due to using GridSampler.", n_trials)
+        sampler, pruner = build_sampler(settings.sampler, space), build_pruner(settings.pruner)  # bad args fail here
         study, storage = open_study(target, settings.directions, load_if_exists=settings.load_if_exists)
         lock = StudyLock(target.storage, target.study_name)
         with lock:
             worker = register_worker(study, storage)
         sampler_spec = offset_seed(settings.sampler, worker)
-        study.sampler = build_sampler(sampler_spec, space)
-        study.pruner = build_pruner(settings.pruner)
-        if sampler_spec.get("seed") != settings.sampler.get("seed"):
+        if sampler_spec != settings.sampler:
+            sampler = build_sampler(sampler_spec, space)
             log.info("worker %d of study %s: sampler seed offset by %d", worker, study.study_name, worker)
+        study.sampler, study.pruner = sampler, pruner
         update_user_attr(study, SWEEPER_ATTR, self._describe(space, n_trials))
         slots = slots_for(self.launcher, settings.n_jobs, cpu_count())
         self._log_start(study, space, n_trials, slots)
+        notice = completion_notice(study, target, n_trials,
+                                   grid=is_grid(settings.sampler) and n_trials == grid_size(space))
+        if notice:
+            log.warning(notice)
         loop = TrialLoop(study=study, storage=storage, lock=lock, target=target, space=space, settings=settings,
                          n_trials=n_trials, launcher=self.launcher, config=self.config, cpus=cpu_count(),
                          blas_threads=settings.blas_threads,
