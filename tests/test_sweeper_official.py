@@ -170,13 +170,31 @@ def test_rerun_of_a_complete_study_says_so_loudly(sweep):
     code, study, directory, out = sweep("done", "hydra.sweeper.n_trials=2")
     path = journal(directory, "done")
     assert code == 0 and len(study.get_trials()) == 2
-    assert f"study 'done' in {path} is already complete, no trial will run: 2 of n_trials=2 trials are done " \
-           "(2 COMPLETE); to run more, raise hydra.sweeper.n_trials (e.g. hydra.sweeper.n_trials=4); to start " \
-           f"afresh, set another hydra.sweeper.study_name or delete {path}" in out.replace("\n", " ")
+    assert f"NOTHING TO RUN: study 'done' in {path} is already complete: 2 of n_trials=2 trials are done " \
+           "(2 COMPLETE). To run more, raise hydra.sweeper.n_trials (e.g. hydra.sweeper.n_trials=4). To start " \
+           f"afresh, set another hydra.sweeper.study_name or delete {path}." in out
 
 
 def test_rerun_of_an_exhausted_grid_says_the_grid_is_done(sweep):
     grid = ["hydra/sweeper/sampler=grid", "x=choice(0,1)", "y=0"]
     sweep("grid_done", *grid)
     code, _, _, out = sweep("grid_done", *grid)
-    assert code == 0 and "is already complete, no trial will run: its grid of 2 points is exhausted" in out
+    assert code == 0 and "is already complete: its grid of 2 points is exhausted (2 COMPLETE). To start afresh" in out
+
+
+def test_fixed_params_are_trial_user_attrs_and_custom_search_space_adds_plus_keys(sweep):
+    code, study, directory, _ = sweep("custom_plus", "y=0", "hydra.sweeper.n_trials=2",
+                                      "hydra.sweeper.custom_search_space=sweeper_app.search_space."
+                                      "like_the_official_example")
+    assert code == 0 and all(t.user_attrs["y"] == "0" and {"x", "+z", "+w"} <= set(t.params)
+                             for t in study.get_trials())
+    best = OmegaConf.load(directory / "optimization_results.yaml").best_params
+    assert abs(best["x"] - best["+z"]) <= 0.5 and 0 <= best["+w"] <= 1
+
+
+def test_custom_search_space_may_not_suggest_a_fixed_param(sweep):
+    code, study, _, out = sweep("overlap", "y=0", "hydra.sweeper.n_trials=2",
+                                "hydra.sweeper.custom_search_space=sweeper_app.search_space.suggests_y")
+    assert code != 0 and [t.state.name for t in study.get_trials()] == ["FAIL"]
+    assert "Overlapping fixed parameters and search space parameters found!Overlapping parameters: ['y']" in \
+        study.get_trials()[0].user_attrs["fail_reason"]

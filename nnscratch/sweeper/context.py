@@ -58,8 +58,9 @@ class SweepContext:
         }
 
     def params(self) -> dict[str, str]:
-        """MLflow params for the parent run: one ``search_space.<name>`` per swept key."""
-        return {f"search_space.{k}": v for k, v in self.search_space.items()}
+        """MLflow params for the parent run: one ``search_space.<name>`` per swept key (``+w`` -> ``w``:
+        MLflow names allow no ``+`` or ``@``)."""
+        return {f"search_space.{k.lstrip('+').replace('@', '_')}": v for k, v in self.search_space.items()}
 
     def attach_mlflow_parent(self, run_id: str, experiment_id: str | None = None,
                              tracking_uri: str | None = None) -> None:

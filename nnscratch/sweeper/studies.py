@@ -87,11 +87,11 @@ def completion_notice(study: optuna.Study, target: StudyTarget, n_trials: int, *
         return None
     counts = ", ".join(f"{n} {state}" for state, n in sorted(Counter(t.state.name for t in trials).items()))
     where = display_storage(target.storage)
-    done = (f"its grid of {n_trials} points is exhausted ({counts})" if grid else
-            f"{used_budget(trials)} of n_trials={n_trials} trials are done ({counts}); to run more, raise "
-            f"hydra.sweeper.n_trials (e.g. hydra.sweeper.n_trials={2 * max(n_trials, 1)})")
+    done = (f"its grid of {n_trials} points is exhausted ({counts})." if grid else
+            f"{used_budget(trials)} of n_trials={n_trials} trials are done ({counts}). To run more, raise "
+            f"hydra.sweeper.n_trials (e.g. hydra.sweeper.n_trials={2 * max(n_trials, 1)}).")
     journal = journal_path(target.storage)
     fresh = (f"delete {journal}" if journal is not None else
              f"delete the study: optuna delete-study --study-name '{study.study_name}' --storage '{where}'")
-    return (f"study {study.study_name!r} in {where} is already complete, no trial will run: {done}; "
-            f"to start afresh, set another hydra.sweeper.study_name or {fresh}")
+    return (f"NOTHING TO RUN: study {study.study_name!r} in {where} is already complete: {done} "
+            f"To start afresh, set another hydra.sweeper.study_name or {fresh}.")

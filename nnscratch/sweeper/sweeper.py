@@ -20,6 +20,7 @@ from .storage import display_storage, sqlite_path
 from .locks import StudyLock
 from .studies import SWEEPER_ATTR, completion_notice, open_study, register_worker, update_user_attr
 from .task import TrialTask, cpu_count
+from .trial_setup import trial_setup
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class OptunaSweep:
         n_trials = effective_n_trials(settings.n_trials, settings.sampler, space)
         if n_trials < settings.n_trials:
             log.info("Updating num of trials to %d due to using GridSampler.", n_trials)
-        sampler, pruner = build_sampler(settings.sampler, space), build_pruner(settings.pruner)  # bad args fail here
+        # Bad sampler/pruner arguments and custom_search_space paths fail here, before the study exists.
+        sampler, pruner = build_sampler(settings.sampler, space), build_pruner(settings.pruner)
+        custom = get_method(settings.custom_search_space) if settings.custom_search_space else None
         study, storage = open_study(target, settings.directions, load_if_exists=settings.load_if_exists)
         lock = StudyLock(target.storage, target.study_name)
         with lock:
@@ -64,11 +67,10 @@ class OptunaSweep:
                                    grid=is_grid(settings.sampler) and n_trials == grid_size(space))
         if notice:
             log.warning(notice)
+        setup = trial_setup(space.fixed_values(), custom)
         loop = TrialLoop(study=study, storage=storage, lock=lock, target=target, space=space, settings=settings,
                          n_trials=n_trials, launcher=self.launcher, config=self.config, cpus=cpu_count(),
-                         blas_threads=settings.blas_threads,
-                         custom_search_space=get_method(settings.custom_search_space)
-                         if settings.custom_search_space else None)
+                         blas_threads=settings.blas_threads, custom_search_space=setup)
         try:
             loop.run(slots)
         finally:
