@@ -198,3 +198,11 @@ def test_custom_search_space_may_not_suggest_a_fixed_param(sweep):
     assert code != 0 and [t.state.name for t in study.get_trials()] == ["FAIL"]
     assert "Overlapping fixed parameters and search space parameters found!Overlapping parameters: ['y']" in \
         study.get_trials()[0].user_attrs["fail_reason"]
+
+
+def test_optuna_sweeper_impl_takes_the_official_arguments():
+    tpe = OmegaConf.structured(TPESamplerConfig(seed=1))
+    impl = _impl.OptunaSweeperImpl(tpe, "maximize", None, "s", 3, 1, 0.0, None, OmegaConf.create({"x": "range(1,3)"}))
+    assert isinstance(impl, Sweeper)
+    with pytest.raises(ValueError, match="search space key 'x'"):
+        _impl.OptunaSweeperImpl(tpe, Direction.minimize, None, "s", 3, 1, 0.0, None, {"x": "interval(1,0)"})

@@ -10,6 +10,7 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method
 from omegaconf import DictConfig
+from optuna.storages import BaseStorage
 
 from .factories import build_pruner, build_sampler, describe, effective_n_trials, grid_size, is_grid, offset_seed
 from .loop import TrialLoop, slots_for
@@ -41,16 +42,42 @@ class OptunaSweep:
         self.target = resolve_target(self.settings, config)
 
     def sweep(self, arguments: list[str]) -> None:
-        """Run the study's missing trials (``arguments`` are the command-line overrides)."""
+        """Run the study's missing trials (``arguments`` are the command-line overrides).
+
+        Every check of the input (search space, sampler and pruner arguments, ``custom_search_space``)
+        runs before the study is created.
+        """
         assert self.config is not None and self.target is not None, "setup() must run first"
         settings, target = self.settings, self.target
         space = sweep_search_space(settings.params, settings.search_space, arguments)
         n_trials = effective_n_trials(settings.n_trials, settings.sampler, space)
         if n_trials < settings.n_trials:
             log.info("Updating num of trials to %d due to using GridSampler.", n_trials)
-        # Bad sampler/pruner arguments and custom_search_space paths fail here, before the study exists.
         sampler, pruner = build_sampler(settings.sampler, space), build_pruner(settings.pruner)
         custom = get_method(settings.custom_search_space) if settings.custom_search_space else None
+        study, storage, lock = self._open(space, sampler, pruner)
+        update_user_attr(study, SWEEPER_ATTR, self._describe(space, n_trials))
+        slots = slots_for(self.launcher, settings.n_jobs, cpu_count())
+        self._log_start(study, space, n_trials, slots)
+        notice = completion_notice(study, target, n_trials,
+                                   grid=is_grid(settings.sampler) and n_trials == grid_size(space))
+        if notice:
+            log.warning(notice)
+        loop = TrialLoop(study=study, storage=storage, lock=lock, target=target, space=space, settings=settings,
+                         n_trials=n_trials, launcher=self.launcher, config=self.config, cpus=cpu_count(),
+                         blas_threads=settings.blas_threads,
+                         custom_search_space=trial_setup(space.fixed_values(), custom))
+        try:
+            loop.run(slots)
+        finally:
+            write_results(results_summary(study, space, target.storage, n_trials),
+                          Path(str(self.config.hydra.sweep.dir)))
+
+    def _open(self, space: SearchSpace, sampler: optuna.samplers.BaseSampler,
+              pruner: optuna.pruners.BasePruner) -> tuple[optuna.Study, BaseStorage, StudyLock]:
+        """Create or load the study and join it as a worker (whose seeded sampler gets its own seed)."""
+        settings, target = self.settings, self.target
+        assert target is not None
         study, storage = open_study(target, settings.directions, load_if_exists=settings.load_if_exists)
         lock = StudyLock(target.storage, target.study_name)
         with lock:
@@ -60,22 +87,7 @@ class OptunaSweep:
             sampler = build_sampler(sampler_spec, space)
             log.info("worker %d of study %s: sampler seed offset by %d", worker, study.study_name, worker)
         study.sampler, study.pruner = sampler, pruner
-        update_user_attr(study, SWEEPER_ATTR, self._describe(space, n_trials))
-        slots = slots_for(self.launcher, settings.n_jobs, cpu_count())
-        self._log_start(study, space, n_trials, slots)
-        notice = completion_notice(study, target, n_trials,
-                                   grid=is_grid(settings.sampler) and n_trials == grid_size(space))
-        if notice:
-            log.warning(notice)
-        setup = trial_setup(space.fixed_values(), custom)
-        loop = TrialLoop(study=study, storage=storage, lock=lock, target=target, space=space, settings=settings,
-                         n_trials=n_trials, launcher=self.launcher, config=self.config, cpus=cpu_count(),
-                         blas_threads=settings.blas_threads, custom_search_space=setup)
-        try:
-            loop.run(slots)
-        finally:
-            write_results(results_summary(study, space, target.storage, n_trials),
-                          Path(str(self.config.hydra.sweep.dir)))
+        return study, storage, lock
 
     def _describe(self, space: SearchSpace, n_trials: int) -> dict[str, Any]:
         settings, target = self.settings, self.target
