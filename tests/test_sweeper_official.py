@@ -206,3 +206,13 @@ def test_optuna_sweeper_impl_takes_the_official_arguments():
     assert isinstance(impl, Sweeper)
     with pytest.raises(ValueError, match="search space key 'x'"):
         _impl.OptunaSweeperImpl(tpe, Direction.minimize, None, "s", 3, 1, 0.0, None, {"x": "interval(1,0)"})
+
+
+def test_deprecated_search_space_sweeps_and_warns_with_the_official_text(sweep, recwarn):
+    code, study, _, _ = sweep("legacy", "+hparams_search=legacy_search_space", "hydra.sweeper.n_trials=2")
+    assert code == 0 and study.get_trials()[0].distributions == {"x": FloatDistribution(-2, 2),
+                                                                  "epochs": IntDistribution(1, 3)}
+    texts = {str(w.message) for w in recwarn}
+    assert "`hydra.sweeper.search_space` is deprecated and will be removed in the next major release.\n" \
+           "Please configure with `hydra.sweeper.params`.\n" \
+           "https://hydra.cc/docs/upgrades/1.1_to_1.2/changes_to_sweeper_config/\n" in texts

@@ -25,11 +25,11 @@ def warn_deprecated(both: bool) -> None:
     import warnings
 
     if both:
-        warnings.warn(BOTH_CONFIGURED, stacklevel=3)
+        warnings.warn(BOTH_CONFIGURED, stacklevel=2)
         return
     from hydra._internal.deprecation_warning import deprecation_warning
 
-    deprecation_warning(message=DEPRECATED, stacklevel=3)
+    deprecation_warning(message=DEPRECATED, stacklevel=2)
 
 
 def kind_of(spec: Mapping[str, Any]) -> str:
