@@ -5,8 +5,10 @@ Not imported by :mod:`nnscratch`; importing a submodule imports Optuna and Hydra
 Job side (:mod:`.job`): :func:`current_trial`, :class:`PruningCallback`, :func:`record_run_id`,
 :func:`trial_tags`, :func:`parent_run`. Callback side (:mod:`.context`): :func:`sweep_context`.
 Sweeper side: :mod:`.sweeper` (orchestration), :mod:`.loop` (worker slots), :mod:`.space` (search
-spaces in override syntax), :mod:`.storage`, :mod:`.locks`, :mod:`.liveness`, :mod:`.recovery`,
-:mod:`.budget`, :mod:`.outcome`, :mod:`.results`.
+spaces in override syntax; :mod:`.legacy_space` the deprecated ``search_space`` form),
+:mod:`.trial_setup`, :mod:`.errors`, :mod:`.storage`, :mod:`.locks`, :mod:`.liveness`,
+:mod:`.recovery`, :mod:`.budget`, :mod:`.outcome`, :mod:`.results`. The official plugin's module
+names (:mod:`hydra_plugins.hydra_optuna_sweeper.config`, ``._impl``) are adapters over these.
 """
 from __future__ import annotations
 
