@@ -119,7 +119,8 @@ def test_motpe_sampler_config_raises_the_official_message():
 
 # --- end to end ------------------------------------------------------------------------------------
 def test_range_is_sampled_with_its_stop_included(sweep):
-    code, study, _, _ = sweep("range", "hydra/sweeper/sampler=random", "x=range(1,3)", "y=0", "hydra.sweeper.n_trials=8")
+    code, study, _, _ = sweep("range", "hydra/sweeper/sampler=random", "x=range(1,3)", "y=0",
+                              "hydra.sweeper.n_trials=8")
     assert code == 0 and study.get_trials()[0].distributions["x"] == IntDistribution(1, 3)
     drawn = {t.params["x"] for t in study.get_trials()}
     assert 3 in drawn and drawn <= {1, 2, 3}  # seed 0 draws the stop

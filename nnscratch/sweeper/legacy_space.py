@@ -58,8 +58,9 @@ def legacy_distribution(name: str, spec: Mapping[str, Any]) -> BaseDistribution:
                                      step=None if log or step is None else float(step))
     except (KeyError, TypeError, ValueError) as error:
         raise SweepConfigError(f"hydra.sweeper.search_space.{name}: {error!s} in {dict(spec)!r}; expected "
-                         "{type: int|float, low, high, log?, step?} or {type: categorical, choices}") from None
-    raise SweepConfigError(f"hydra.sweeper.search_space.{name} needs type int, float or categorical, got {dict(spec)!r}")
+                               "{type: int|float, low, high, log?, step?} or {type: categorical, choices}") from None
+    raise SweepConfigError(f"hydra.sweeper.search_space.{name} needs type int, float or categorical, "
+                           f"got {dict(spec)!r}")
 
 
 def as_override(spec: Mapping[str, Any]) -> str:

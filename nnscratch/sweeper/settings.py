@@ -105,7 +105,7 @@ class SweepSettings:
                 raise SweepConfigError(f"hydra.sweeper.{name} must be {expected}, got {value!r}")
         if self.extra:
             raise SweepConfigError(f"unknown hydra.sweeper option(s): {', '.join(sorted(self.extra))}; "
-                             f"allowed: {', '.join(self.option_names())}")
+                                   f"allowed: {', '.join(self.option_names())}")
         if self.sampler["_target_"] in MOTPE_TARGETS:
             raise SweepConfigError(MOTPE_REMOVED)
 
@@ -130,7 +130,8 @@ def normalize_directions(direction: Any) -> list[str]:
     names = [item.name if isinstance(item, Enum) else str(item).split(".")[-1].lower() for item in items]
     bad = [n for n in names if n not in DIRECTIONS]
     if not names or bad:
-        raise SweepConfigError(f"hydra.sweeper.direction must be minimize, maximize or a list of them, got {direction!r}")
+        raise SweepConfigError("hydra.sweeper.direction must be minimize, maximize or a list of them, "
+                               f"got {direction!r}")
     return names
 
 
@@ -191,7 +192,8 @@ def _pruner(spec: Any) -> dict[str, Any] | None:
         return None
     if isinstance(spec, str):
         if spec not in PRUNERS:
-            raise SweepConfigError(f"hydra.sweeper.pruner must be one of {sorted(PRUNERS)} or a mapping, got {spec!r}")
+            raise SweepConfigError(f"hydra.sweeper.pruner must be one of {sorted(PRUNERS)} or a mapping, "
+                                   f"got {spec!r}")
         return dict(PRUNERS[spec])
     if not isinstance(spec, Mapping) or "_target_" not in spec:
         raise SweepConfigError(f"hydra.sweeper.pruner must be a mapping with _target_, got {spec!r}")

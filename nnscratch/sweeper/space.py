@@ -97,7 +97,6 @@ def _parses_to(text: str, expected: str) -> bool:
     return isinstance(value, str) and value == expected
 
 
-
 class SearchSpaceError(SweepConfigError):
     """A search space entry Optuna cannot use; the message names the key and what is allowed."""
 
