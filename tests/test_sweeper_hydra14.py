@@ -45,7 +45,11 @@ def cache_root() -> Path:
 
 
 def hydra_venv(version: str) -> Path:
-    """The cached environment's python for hydra-core ``version``, built on first use (atomically)."""
+    """The cached environment's python for hydra-core ``version``, built on first use.
+
+    The build goes to a private directory renamed into place when complete, so concurrent test runs
+    never see (or remove) a half-built environment.
+    """
     root = cache_root() / f"hydra-core-{version}-py{sys.version_info.major}{sys.version_info.minor}"
     python = root / "bin" / "python"
     if (root / "complete").exists():
@@ -56,8 +60,10 @@ def hydra_venv(version: str) -> Path:
     subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                     f"hydra-core=={version}", *PACKAGES], check=True, timeout=900)
     (building / "complete").touch()
-    shutil.rmtree(root, ignore_errors=True)
-    building.rename(root)  # python -m works from the new place: venvs find their prefix relative to bin/
+    try:
+        building.rename(root)  # python -m works from the new place: venvs find their prefix relative to bin/
+    except OSError:  # another test process built it meanwhile: use theirs
+        shutil.rmtree(building, ignore_errors=True)
     return python
 
 
