@@ -53,9 +53,10 @@ def sweep(tmp_path, capfd):
 def test_official_modules_and_names_import():
     assert issubclass(_impl.OptunaSweeperImpl, Sweeper)
     assert OptunaSweeper.__name__ in [p.__name__ for p in Plugins.instance().discover(Sweeper)]
-    assert list(inspect.signature(_impl.OptunaSweeperImpl).parameters)[:9] == [
-        "sampler", "direction", "storage", "study_name", "n_trials", "n_jobs", "max_failure_rate",
-        "custom_search_space", "params"]
+    for cls in (OptunaSweeper, _impl.OptunaSweeperImpl):
+        assert list(inspect.signature(cls).parameters)[:9] == [
+            "sampler", "direction", "storage", "study_name", "n_trials", "n_jobs", "max_failure_rate",
+            "custom_search_space", "params"]
     assert [d.name for d in Direction] == ["minimize", "maximize"]
     assert [d.name for d in DistributionType] == ["int", "float", "categorical"]
     targets = {c: c._target_ for c in (TPESamplerConfig, RandomSamplerConfig, CmaEsSamplerConfig,
