@@ -29,7 +29,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from .budget import SURPLUS_KEY, budget_rank, used_budget
+from .budget import REQUEUED_KEY, SURPLUS_KEY, budget_rank, used_budget
 from .job import env_overrides, job_env
 from .liveness import OWNER_KEY, Heartbeat, is_mine, owner_alive, owner_record
 from .locks import StudyLock
@@ -49,7 +49,9 @@ class LoopState:
     """What the slots share: the stop flag and this run's failures."""
 
     stop: threading.Event = field(default_factory=threading.Event)
+    interrupted: threading.Event = field(default_factory=threading.Event)
     failures: list[BaseException] = field(default_factory=list)
+    results: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -104,7 +106,8 @@ class TrialLoop:
         Raises
         ------
         BaseException
-            The first failed job's exception when the failure budget is exceeded; KeyboardInterrupt.
+            The first failed job's (or launcher's) exception when the failure budget is exceeded or
+            when trials failed and none completed; KeyboardInterrupt.
         """
         with self.lock:
             reap_stale_trials(self.study, self.storage, grace_period=self.settings.grace_seconds,
@@ -117,10 +120,15 @@ class TrialLoop:
         self.slots = slots
         with Heartbeat(self.storage, self.settings.heartbeat_interval) as heartbeat:
             self._run_slots(slots, heartbeat)
-        if len(self.state.failures) > self.allowed_failures:
+        failures = self.state.failures
+        if len(failures) > self.allowed_failures:
             log.error("%d trial(s) failed, more than max_failure_rate=%s allows (%d of %d)",
-                      len(self.state.failures), self.settings.max_failure_rate, self.allowed_failures, to_run)
-            raise self.state.failures[0]
+                      len(failures), self.settings.max_failure_rate, self.allowed_failures, to_run)
+            raise failures[0]
+        if failures and not self.state.results:
+            log.error("no trial completed and %d failed; the first error: %s: %s",
+                      len(failures), type(failures[0]).__name__, failures[0])
+            raise failures[0]
 
     # --- slots ------------------------------------------------------------------------------------
     def _run_slots(self, slots: int, heartbeat: Heartbeat) -> None:
@@ -229,11 +237,15 @@ class TrialLoop:
         except (HydraException, OmegaConfBaseException) as error:
             self._finish(trial, Outcome(TrialState.FAIL, error=error))  # a config error: retrying cannot help
             return
-        except BaseException as error:  # noqa: BLE001 - the job's process died or the user interrupted
-            self._retire(trial, error)
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        except BaseException as error:  # noqa: BLE001 - the job's process died, the launcher broke, or Ctrl-C
+            interrupted = isinstance(error, (KeyboardInterrupt, SystemExit)) or self.state.interrupted.is_set()
+            self._retire(trial, error, interrupted)
+            if interrupted:
+                self.state.interrupted.set()
                 self.state.stop.set()
                 raise
+            if not self._latest(trial).system_attrs.get(REQUEUED_KEY):
+                self._count_failure(error)  # retries used up: a launcher failing every trial stops the sweep
             return
         self._finish(trial, outcome_of(job, len(self.study.directions), self._latest(trial).user_attrs))
 
@@ -251,10 +263,10 @@ class TrialLoop:
         with self._compose_lock:
             context.config_loader.load_sweep_config(self.config, list(overrides))
 
-    def _retire(self, trial: optuna.Trial, error: BaseException) -> None:
+    def _retire(self, trial: optuna.Trial, error: BaseException, interrupted: bool) -> None:
         """The job's process died (or the launcher broke): FAIL the trial and queue its parameters again."""
         log.warning("trial %d: job did not return (%s: %s)", trial.number, type(error).__name__, error)
-        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else f"job died: {type(error).__name__}"
+        reason = "interrupted" if interrupted else f"job did not return: {type(error).__name__}: {error}"[:500]
         retire_trial(self.study, self.storage, self._latest(trial), reason=reason,
                      max_retries=self.settings.max_retries)
 
@@ -270,6 +282,9 @@ class TrialLoop:
                         trial.number)
             return
         self._log_outcome(trial, outcome)
+        if not outcome.failed:
+            with self.state.lock:
+                self.state.results += 1
         if outcome.failed:
             end_orphan_run(self._latest(trial).user_attrs, status="FAILED", reason="job raised")
         if outcome.failed and outcome.counts_as_failure:
