@@ -32,7 +32,7 @@ def journal_study(tmp_path):
 def dead_owner() -> dict:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
-    return {**owner_record(), "pid": process.pid, "started": None}
+    return {**owner_record(), "pid": process.pid, "created": None}
 
 
 def trial_id(storage, study, number: int) -> int:
@@ -64,6 +64,8 @@ def test_owner_liveness_and_staleness(journal_study):
     assert owner_alive(owner_record()) is True
     assert owner_alive(dead_owner()) is False
     assert owner_alive({"host": "elsewhere", "pid": 1}) is None
+    reused = {**owner_record(), "created": owner_record()["created"] - 3600}  # this pid, another process
+    assert owner_alive(reused) is False
     mine, dead = running_trial(study, storage, owner_record()), running_trial(study, storage, dead_owner())
     remote = running_trial(study, storage, {"host": "elsewhere", "pid": 1})
     storage.set_trial_system_attr(trial_id(storage, study, remote.number), HEARTBEAT_KEY, time.time() - 100)

@@ -3,7 +3,9 @@
 Optuna's own heartbeat works for RDB storages inside ``Study.optimize`` only; the sweeper uses
 ask-and-tell and journal files too, so it keeps its own record in trial system attributes:
 
-* ``nnscratch:owner`` = ``{"host", "pid", "started"}`` of the process that asked for the trial;
+* ``nnscratch:owner`` = ``{"host", "pid", "created"}`` of the process that asked for the trial
+  (``created``: its creation time, which tells a reused pid apart; liveness is checked with psutil on
+  Linux, macOS and Windows alike);
 * ``nnscratch:heartbeat`` = Unix time of the owner's last heartbeat.
 
 A RUNNING trial is *stale* when its owner is a dead process on this host (checked at once, so a
@@ -22,6 +24,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import psutil
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
@@ -29,22 +32,22 @@ log = logging.getLogger(__name__)
 
 OWNER_KEY = "nnscratch:owner"
 HEARTBEAT_KEY = "nnscratch:heartbeat"
+CREATED_KEY = "created"  # the owner's process creation time; older records had "started" (clock ticks)
+CREATED_TOLERANCE = 1.0  # seconds: psutil derives creation times from boot time, which may be rounded
 
 
 def process_start_time(pid: int) -> float | None:
-    """Start time of ``pid`` in clock ticks since boot (Linux ``/proc``), to tell reused pids apart."""
+    """Creation time of ``pid`` (Unix seconds, psutil), to tell a reused pid from the original process."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return float(fields[19])
-    except (OSError, IndexError, ValueError):
+        return psutil.Process(pid).create_time()
+    except (psutil.Error, OSError):
         return None
 
 
 def owner_record() -> dict[str, Any]:
     """This process as a trial owner."""
     pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "started": process_start_time(pid)}
+    return {"host": socket.gethostname(), "pid": pid, CREATED_KEY: process_start_time(pid)}
 
 
 def owner_alive(owner: dict[str, Any]) -> bool | None:
@@ -52,16 +55,13 @@ def owner_alive(owner: dict[str, Any]) -> bool | None:
     if owner.get("host") != socket.gethostname():
         return None
     pid = int(owner.get("pid", -1))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if pid <= 0 or not psutil.pid_exists(pid):
         return False
-    except PermissionError:
-        pass
-    except OSError:
-        return False
-    started = owner.get("started")
-    return started is None or process_start_time(pid) in (None, started)
+    created = owner.get(CREATED_KEY)
+    if created is None:
+        return True
+    now = process_start_time(pid)
+    return now is None or abs(now - float(created)) < CREATED_TOLERANCE
 
 
 def is_mine(trial: FrozenTrial, me: dict[str, Any]) -> bool:
