@@ -39,13 +39,22 @@ STORAGE_ENV = "NNSCRATCH_OPTUNA_STORAGE"
 STUDY_ENV = "NNSCRATCH_OPTUNA_STUDY"
 TRIAL_ENV = "NNSCRATCH_OPTUNA_TRIAL"
 BLAS_THREADS_ENV = "NNSCRATCH_BLAS_THREADS"
+HEARTBEAT_ENV = "NNSCRATCH_HEARTBEAT_SECONDS"
+MAX_RETRIES_ENV = "NNSCRATCH_MAX_RETRIES"
 PRUNED_AT_ATTR = "pruned_at"
 
 
-def job_env(storage: str, study_name: str, number: int, blas_threads: int) -> dict[str, str]:
-    """The environment a trial's job gets (see the module docstring)."""
-    return {STORAGE_ENV: storage, STUDY_ENV: study_name, TRIAL_ENV: str(number),
-            BLAS_THREADS_ENV: str(blas_threads)}
+def job_env(storage: str, study_name: str, number: int, blas_threads: int | None, *,
+            heartbeat_interval: float = 10, max_retries: int = 2) -> dict[str, str]:
+    """The environment a trial's job gets (see the module docstring).
+
+    ``blas_threads`` None leaves the job's threads to be decided where it runs (:mod:`.task`).
+    """
+    env = {STORAGE_ENV: storage, STUDY_ENV: study_name, TRIAL_ENV: str(number),
+           HEARTBEAT_ENV: str(heartbeat_interval), MAX_RETRIES_ENV: str(max_retries)}
+    if blas_threads is not None:
+        env[BLAS_THREADS_ENV] = str(blas_threads)
+    return env
 
 
 def env_overrides(env: Mapping[str, str]) -> list[str]:
