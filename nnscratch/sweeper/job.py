@@ -1,8 +1,8 @@
 """What a Hydra job of an Optuna sweep uses: its trial, pruning, and the link to its MLflow run.
 
-The sweeper gives every job three environment variables through per-job ``hydra.job.env_set``
-overrides, which Hydra applies around the job whether it runs in the sweeper's process or in a
-joblib worker: the storage, the study name and the trial number. :func:`current_trial` rebuilds the
+The sweeper gives every job environment variables through per-job ``hydra.job.env_set``
+overrides, which Hydra applies around the job wherever it runs: the storage (its password as ``***``,
+see :mod:`.redaction`), the study name, the trial number, the heartbeat interval and retries. :func:`current_trial` rebuilds the
 trial from the storage, so reports and pruning decisions go through the storage that every process
 shares, never through a Python object handed over in memory.
 
@@ -29,6 +29,7 @@ from optuna.storages import BaseStorage
 
 from .factories import build_pruner
 from .mlflow_runs import EXPERIMENT_ID_ATTR, RUN_ID_ATTR, TRACKING_URI_ATTR
+from .redaction import configured_storage, with_password
 from .space import encode_value
 from .storage import display_storage, open_storage
 from .studies import MLFLOW_PARENT_ATTR, SWEEPER_ATTR
@@ -73,7 +74,7 @@ def current_trial(environ: Mapping[str, str] | None = None) -> optuna.trial.Tria
     storage_url, study_name, number = env.get(STORAGE_ENV), env.get(STUDY_ENV), env.get(TRIAL_ENV)
     if not (storage_url and study_name and number):
         return None
-    storage = job_storage(storage_url)
+    storage = job_storage(with_password(storage_url, configured_storage()))
     study_id = storage.get_study_id_from_name(study_name)
     sweeper = storage.get_study_user_attrs(study_id).get(SWEEPER_ATTR) or {}
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(),

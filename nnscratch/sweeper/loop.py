@@ -37,6 +37,7 @@ from .liveness import JOB_KEY, OWNER_KEY, RECORDED_KEY, Heartbeat, is_mine, owne
 from .locks import StudyLock
 from .mlflow_runs import end_orphan_run
 from .outcome import Outcome, outcome_of, recorded_outcome
+from .redaction import redacted
 from .recovery import FAIL_REASON_ATTR, reap_stale_trials, retire_trial
 from .reporter import JobInterrupted, TrialAlreadyFinished
 from .settings import SweepSettings, StudyTarget
@@ -241,7 +242,7 @@ class TrialLoop:
             self._finish(trial, Outcome(TrialState.FAIL, error=error))
             return
         log.info("trial %d: %s", trial.number, " ".join(overrides))
-        env = env_overrides(job_env(self.target.storage, self.target.study_name, trial.number, threads,
+        env = env_overrides(job_env(redacted(self.target.storage), self.target.study_name, trial.number, threads,
                                     heartbeat_interval=self.settings.heartbeat_interval,
                                     max_retries=self.settings.max_retries))
         try:

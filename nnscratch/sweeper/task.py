@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from nnscratch._threads import available_cpus
 
 from .job import BLAS_THREADS_ENV
+from .redaction import configured_storage, password_of, scrub_job_files
 from .reporter import JobReporter
 
 
@@ -28,6 +29,7 @@ class TrialTask:
     def __call__(self, cfg: DictConfig) -> Any:
         from threadpoolctl import threadpool_limits
 
+        scrub_job_files(password_of(configured_storage()))  # Hydra saved them before this job started
         reporter = JobReporter.from_env()
         with threadpool_limits(limits=job_threads()):
             if reporter is None:
