@@ -38,6 +38,8 @@ from .locks import StudyLock
 from .mlflow_runs import end_orphan_run
 from .outcome import Outcome, outcome_of, recorded_outcome
 from .redaction import redacted
+from .remote import prepare as prepare_remote
+from .remote import runs_elsewhere
 from .recovery import FAIL_REASON_ATTR, reap_stale_trials, retire_trial
 from .reporter import JobInterrupted, TrialAlreadyFinished
 from .settings import SweepSettings, StudyTarget
@@ -118,6 +120,7 @@ class TrialLoop:
             reap_stale_trials(self.study, self.storage, grace_period=self.settings.grace_seconds,
                               max_retries=self.settings.max_retries)
             used = used_budget(self.study.get_trials(deepcopy=False))
+        prepare_remote(self.launcher, self.target.storage, self.config)
         to_run = max(0, self.n_trials - used)
         self.allowed_failures = math.floor(self.settings.max_failure_rate * max(1, to_run))
         log.info("study %s: %d of %d trials done or running, %d to run, %d at a time",
@@ -219,7 +222,7 @@ class TrialLoop:
         """BLAS threads for a job on this machine; ``None`` for a scheduler's job (it decides where it runs)."""
         if self.blas_threads is not None:
             return self.blas_threads
-        if not _on_this_machine(self.launcher):
+        if runs_elsewhere(self.launcher):
             return None
         local = sum(1 for t in trials if t.state == TrialState.RUNNING and t.system_attrs.get(OWNER_KEY)
                     and owner_alive(t.system_attrs[OWNER_KEY]))
@@ -406,11 +409,6 @@ def _in_process(launcher: Launcher) -> bool:
     from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
     return isinstance(launcher, BasicLauncher)
-
-
-def _on_this_machine(launcher: Launcher) -> bool:
-    """Whether the launcher runs jobs on this machine (in-process or joblib), not through a scheduler."""
-    return _in_process(launcher) or type(launcher).__name__ == "JoblibLauncher"
 
 
 def slots_for(launcher: Launcher, n_jobs: int, cpus: int) -> int:
