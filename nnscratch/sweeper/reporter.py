@@ -81,8 +81,7 @@ class JobReporter:
                 value = task(cfg)
             except KeyboardInterrupt:
                 self._retire_interrupted()
-                raise JobInterrupted(f"trial {self.trial.number} was interrupted; its parameters are queued "
-                                     "again") from None
+                raise JobInterrupted("interrupted; its parameters are queued again") from None
             except Exception as error:
                 self._tell(outcome_of_error(error))
                 raise
@@ -94,8 +93,7 @@ class JobReporter:
     def _claim(self) -> None:
         latest = self._latest()
         if latest.state != TrialState.RUNNING:
-            raise TrialAlreadyFinished(f"trial {latest.number} is {latest.state.name} already "
-                                       "(retired while this job waited); not training it")
+            raise TrialAlreadyFinished(f"{latest.state.name} already (retired while its job waited); not trained")
         self.storage.set_trial_system_attr(self.trial._trial_id, JOB_KEY,
                                            {**owner_record(), **scheduler_job_id()})
 

@@ -67,7 +67,7 @@ def main(cfg: DictConfig) -> float | list[float]:
     number = trial.number if trial is not None else None
     callback = PruningCallback(trial, monitor="val/score") if trial is not None else None
     log_event(cfg.log_file, event="start", trial=number, x=cfg.x, y=cfg.y, pid=os.getpid(), cwd=os.getcwd(),
-              blas=blas_threads(), time=time.time())
+              blas=blas_threads(), time=time.time(), slurm_job=os.environ.get("SLURM_JOB_ID"))
     wait_until(cfg.wait_for)
     if number is not None and number == cfg.terminate_launcher:
         terminate_launcher(cfg.log_file, cfg.jobs_started)
