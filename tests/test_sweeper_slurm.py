@@ -5,6 +5,7 @@ Required in CI (fails, does not skip, when the cluster cannot start and ``CI`` i
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -16,7 +17,10 @@ from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).parent))
 from slurm_cluster import ClusterUnavailable, SlurmCluster  # noqa: E402
-from sweeper_app.harness import events, journal, load, start, sweep_args  # noqa: E402
+from sweeper_app.harness import APP, events, journal, load, start, subprocess_env, sweep_args  # noqa: E402
+from test_sweeper_parallel import postgres_storage  # noqa: E402,F401 - fixture
+
+from nnscratch.sweeper.space import encode_value  # noqa: E402
 
 pytestmark = pytest.mark.slurm
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -126,3 +130,19 @@ def test_sigterm_to_the_driver_cancels_its_slurm_jobs(cluster, tmp_path):
     while cluster.running() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not cluster.running()
+
+
+def test_a_slurm_job_array_of_plain_workers_shares_one_postgresql_study(cluster, postgres_storage, tmp_path):  # noqa: F811
+    study = "array"
+    command = " ".join(shlex.quote(a) for a in [
+        sys.executable, str(APP), *sweep_args(tmp_path / "sweep-$SLURM_ARRAY_TASK_ID", study),
+        f"hydra.sweeper.storage={encode_value(postgres_storage)}", "hydra.sweeper.n_trials=4", "epochs=1"])
+    command = command.replace("$SLURM_ARRAY_TASK_ID", "'\"$SLURM_ARRAY_TASK_ID\"'")  # expanded per array task
+    env = {**cluster.env, **subprocess_env()}
+    done = subprocess.run(["sbatch", "--array=0-1", "--cpus-per-task=1", "--wait", "-o", str(tmp_path / "task-%a.out"),
+                           "--wrap", command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    outputs = "".join(p.read_text()[-2000:] for p in tmp_path.glob("task-*.out"))
+    assert done.returncode == 0, done.stderr + outputs
+    trials = load(postgres_storage, study).get_trials()
+    assert len(trials) == 4 and all(t.state == TrialState.COMPLETE for t in trials), outputs
+    assert len({e["slurm_job"] for e in events(tmp_path / "sweep-0", study)}) == 2  # both array tasks ran trials
