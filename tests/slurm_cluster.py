@@ -103,16 +103,16 @@ class SlurmCluster:
 
     def _start_mariadb(self, timeout: float) -> None:
         data, sock = self.root / "mysql", self.root / "mysql.sock"
-        self._checked(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root", "--auth-root-authentication-method=socket",
-                       "--skip-test-db"], "mariadb-install-db")
+        self._checked(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+                       "--auth-root-authentication-method=socket", "--skip-test-db"], "mariadb-install-db")
         self._daemon(["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={sock}", "--user=root",
                       f"--port={self.ports['mysql']}", "--bind-address=127.0.0.1", "--skip-name-resolve",
                       f"--pid-file={self.root / 'mysql.pid'}", "--innodb-buffer-pool-size=32M"], "mariadb")
         self._wait(sock.exists, timeout, "mariadbd")
         sql = (f"CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '{DB_PASSWORD}'; "
                "GRANT ALL ON *.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;")
-        self._wait(lambda: self._run(["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-e", sql]).returncode == 0,
-                   timeout, "mariadb user")
+        client = ["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-e", sql]
+        self._wait(lambda: self._run(client).returncode == 0, timeout, "mariadb user")
 
     def _write_configs(self) -> None:
         log, root = self.root / "log", self.root

@@ -87,8 +87,8 @@ def test_scancel_of_a_running_trial_requeues_it_and_the_budget_is_met(cluster, t
     subprocess.run(["scancel", first["slurm_job"]], env=cluster.env, check=True)
     study_path = journal(tmp_path / "sweep", "cancel")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and load(study_path, "cancel").get_trials()[first["trial"]].state.name == "RUNNING":
-        time.sleep(0.2)
+    while time.monotonic() < deadline and load(study_path, "cancel").trials[first["trial"]].state.name == "RUNNING":
+        time.sleep(0.2)  # the cancelled job records itself as interrupted
     gate.touch()
     assert finish(process, tmp_path) == 0, (tmp_path / "out.log").read_text()[-4000:]
     trials = load(study_path, "cancel").get_trials()
@@ -132,7 +132,8 @@ def test_sigterm_to_the_driver_cancels_its_slurm_jobs(cluster, tmp_path):
     assert not cluster.running()
 
 
-def test_a_slurm_job_array_of_plain_workers_shares_one_postgresql_study(cluster, postgres_storage, tmp_path):  # noqa: F811
+def test_a_slurm_job_array_of_plain_workers_shares_one_postgresql_study(
+        cluster, postgres_storage, tmp_path):  # noqa: F811 - the fixture
     study = "array"
     command = " ".join(shlex.quote(a) for a in [
         sys.executable, str(APP), *sweep_args(tmp_path / "sweep-$SLURM_ARRAY_TASK_ID", study),

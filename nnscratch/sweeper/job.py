@@ -3,8 +3,8 @@
 The sweeper gives every job environment variables through per-job ``hydra.job.env_set``
 overrides, which Hydra applies around the job wherever it runs: the storage (its password as ``***``,
 see :mod:`.redaction`), the study name, the trial number, the heartbeat interval and retries.
-:func:`current_trial` rebuilds the trial from the storage, so reports and pruning decisions go through the storage that every process
-shares, never through a Python object handed over in memory.
+:func:`current_trial` rebuilds the trial from the storage, so reports and pruning decisions go
+through the storage that every process shares, never through a Python object handed over in memory.
 
 Usage in a training entry point::
 
