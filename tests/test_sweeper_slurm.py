@@ -67,6 +67,14 @@ def wait_for_starts(tmp_path: Path, study: str, count: int, timeout: float = 120
     raise AssertionError(f"{count} jobs did not start: {(tmp_path / 'out.log').read_text()[-4000:]}")
 
 
+def drained(cluster, timeout: float = 60) -> bool:
+    """Whether every job has left the queue (a job that told its result may still be exiting)."""
+    deadline = time.monotonic() + timeout
+    while cluster.running() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return not cluster.running()
+
+
 def test_four_trials_with_pruning_run_as_slurm_jobs(cluster, tmp_path):
     process = sweep(cluster, tmp_path, "prune", "hydra.sweeper.n_trials=4", "epochs=3", "sleep=0.3",
                     "penalty_per_trial=10", "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2")
@@ -77,7 +85,7 @@ def test_four_trials_with_pruning_run_as_slurm_jobs(cluster, tmp_path):
     started = events(tmp_path / "sweep", "prune")
     assert len({e["slurm_job"] for e in started}) == 4 and None not in {e["slurm_job"] for e in started}
     assert {e["blas"] for e in started} <= {1, None}  # from SLURM_CPUS_PER_TASK=1, not this machine's cores
-    assert not cluster.running()
+    assert drained(cluster)
 
 
 def test_scancel_of_a_running_trial_requeues_it_and_the_budget_is_met(cluster, tmp_path):
@@ -97,7 +105,7 @@ def test_scancel_of_a_running_trial_requeues_it_and_the_budget_is_met(cluster, t
     retries = [t for t in trials if t.user_attrs.get("retry_of") == cancelled.number]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
-    assert not cluster.running()
+    assert drained(cluster)
 
 
 def test_kill_9_of_the_driver_keeps_what_its_jobs_finish_and_the_rerun_trains_nothing_twice(cluster, tmp_path):
@@ -114,7 +122,7 @@ def test_kill_9_of_the_driver_keeps_what_its_jobs_finish_and_the_rerun_trains_no
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     ended = [e["trial"] for e in events(tmp_path / "sweep", "killed", "end")]
     assert sorted(ended) == [0, 1, 2, 3]  # no trial trained twice
-    assert not cluster.running()
+    assert drained(cluster)
 
 
 def test_sigterm_to_the_driver_cancels_its_slurm_jobs(cluster, tmp_path):
@@ -126,10 +134,7 @@ def test_sigterm_to_the_driver_cancels_its_slurm_jobs(cluster, tmp_path):
     trials = load(journal(tmp_path / "sweep", "term"), "term").get_trials()
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert sorted(t.user_attrs.get("fail_reason") for t in trials if t.state == TrialState.FAIL) == ["interrupted"] * 2
-    deadline = time.monotonic() + 30  # scancel'd jobs leave the queue after SLURM's KillWait
-    while cluster.running() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not cluster.running()
+    assert drained(cluster)  # scancel'd jobs leave the queue after SLURM's KillWait
 
 
 def test_a_slurm_job_array_of_plain_workers_shares_one_postgresql_study(
