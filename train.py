@@ -30,10 +30,7 @@ import copy
 import logging
 import math
 import os
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 import nnscratch as nn
 from nnscratch.config import register_configs, sync_shorthands, validate_against_data, validate_config
 from nnscratch.config.job import Job
+from nnscratch.sweeper.signals import terminate_as_interrupt
 from nnscratch.tracking.evaluation import evaluate_test
 from nnscratch.tracking.progress import make_progress
 from nnscratch.tracking.trial import TrialLink
@@ -167,23 +165,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (``kill``, a scheduler's stop) like Ctrl-C, so the MLflow run ends KILLED."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | list[float]:
     """Hydra entry point: :func:`run` and return ``cfg.optimized_metric`` (NaN if training diverged).
@@ -194,7 +175,7 @@ def main(cfg: DictConfig) -> float | list[float]:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep the console to our lines
     names = [cfg.optimized_metric, *(cfg.get("extra_objectives") or [])]
     try:
-        with terminate_as_interrupt():
+        with terminate_as_interrupt(children=False):  # SIGTERM ends the MLflow run KILLED, as Ctrl-C does
             metrics = run(cfg)
     except nn.DivergedError as error:
         log.error("%s", error)

@@ -7,11 +7,16 @@ while from about 10 million multiply-adds per product two threads win (1.2x at b
 the deep net). The rule depends only on the network and batch size, so a configuration always
 runs the same way (and gives the same numbers). The limit needs threadpoolctl; without it, or when
 it does not apply, the loop runs with the BLAS as configured.
+
+:func:`available_cpus` is what a job may use where it runs (a SLURM allocation, a Ray task, a CPU
+affinity mask), never the core count of the machine that submitted it.
 """
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Steps whose largest product has fewer multiply-adds than this run with one BLAS thread.
@@ -35,3 +40,35 @@ def training_threads(layer_sizes: Sequence[int], batch_size: int) -> contextlib.
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def available_cpus(environ: Mapping[str, str] | None = None) -> int:
+    """CPUs this process may use: SLURM's ``SLURM_CPUS_PER_TASK``, the Ray task's CPUs, else its affinity."""
+    env = os.environ if environ is None else environ
+    slurm = env.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
+    ray_cpus = _ray_task_cpus()
+    if ray_cpus:
+        return ray_cpus
+    return _affinity_cpus()
+
+
+def _ray_task_cpus() -> int | None:
+    ray = sys.modules.get("ray")  # only inside a Ray worker, where ray is imported already
+    try:
+        if ray is None or not ray.is_initialized():
+            return None
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+    except Exception:  # noqa: BLE001 - the driver, or a Ray version without this API
+        return None
+    return max(1, int(cpus)) if cpus else None
+
+
+def _affinity_cpus() -> int:
+    try:
+        import psutil
+
+        return len(psutil.Process().cpu_affinity()) or 1
+    except (ImportError, AttributeError, OSError):  # macOS has no affinity: every core
+        return os.cpu_count() or 1

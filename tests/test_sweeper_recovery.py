@@ -32,7 +32,7 @@ def journal_study(tmp_path):
 def dead_owner() -> dict:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
-    return {**owner_record(), "pid": process.pid, "started": None}
+    return {**owner_record(), "pid": process.pid, "created": None}
 
 
 def trial_id(storage, study, number: int) -> int:
@@ -64,6 +64,8 @@ def test_owner_liveness_and_staleness(journal_study):
     assert owner_alive(owner_record()) is True
     assert owner_alive(dead_owner()) is False
     assert owner_alive({"host": "elsewhere", "pid": 1}) is None
+    reused = {**owner_record(), "created": owner_record()["created"] - 3600}  # this pid, another process
+    assert owner_alive(reused) is False
     mine, dead = running_trial(study, storage, owner_record()), running_trial(study, storage, dead_owner())
     remote = running_trial(study, storage, {"host": "elsewhere", "pid": 1})
     storage.set_trial_system_attr(trial_id(storage, study, remote.number), HEARTBEAT_KEY, time.time() - 100)
@@ -164,3 +166,22 @@ def test_journal_lock_waits_for_a_plain_optuna_writer_then_breaks_its_lock(tmp_p
     lock.acquire()
     assert time.monotonic() - started >= 0.3
     lock.release()
+
+
+def test_a_run_the_job_never_linked_is_found_by_its_study_and_trial_tags(journal_study, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    uri = (tmp_path / "mlruns").as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("sweep")
+    study, storage, _ = journal_study
+    study.set_user_attr("mlflow_parent", {"run_id": "p", "experiment_id": experiment, "tracking_uri": uri})
+    trial = running_trial(study, storage, dead_owner())
+    other = running_trial(study, storage, owner_record())
+    tags = {"optuna.study_name": study.study_name}
+    orphan = client.create_run(experiment, tags={**tags, "optuna.trial_number": str(trial.number)})  # killed here
+    alive = client.create_run(experiment, tags={**tags, "optuna.trial_number": str(other.number)})
+    reap_stale_trials(study, storage, grace_period=30, max_retries=0)
+    assert client.get_run(orphan.info.run_id).info.status == "KILLED"
+    assert client.get_run(alive.info.run_id).info.status == "RUNNING"  # another trial's run: untouched

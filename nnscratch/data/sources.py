@@ -268,7 +268,12 @@ def resolve_sources(sources: Iterable[str | Source], spec: DatasetSpec, data_dir
 
 def _named_source(name: str, spec: DatasetSpec, data_dir, skip_inapplicable: bool) -> list[Source]:
     if name == "local":
-        return [LocalDirSource(data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None)]
+        directory = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
+        if isinstance(directory, str) and directory.startswith("s3://"):  # an object store (nnscratch.data.s3)
+            from .s3 import S3Source
+
+            return [S3Source(directory)]
+        return [LocalDirSource(directory)]
     if name == "system":
         return [] if skip_inapplicable and not spec.system_dirs else [SystemDirSource()]
     if name == "npm":

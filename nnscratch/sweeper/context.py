@@ -2,19 +2,17 @@
 
 Hydra calls ``Callback.on_multirun_start(config)`` before it instantiates the sweeper, so the callback
 cannot ask the sweeper. :func:`sweep_context` derives the same study name, storage, sampler, pruner and
-search space from the multirun config, and :meth:`SweepContext.attach_mlflow_parent` stores the parent
-run in the study's user attributes, where every job (in any process) finds it::
+search space from the multirun config, and :meth:`SweepContext.find_or_create_parent` finds or creates
+the study's one parent run under the study lock and records it in the study's user attributes, where
+every worker and every job (in any process, on any machine) finds it::
 
     ctx = sweep_context(config)            # None unless hydra.sweeper is this sweeper
-    if ctx is not None:
-        previous = ctx.mlflow_parent()     # set when the study is being resumed
-        run = mlflow.start_run(run_id=previous["run_id"] if previous else None,
-                               run_name=ctx.study_name, tags=ctx.tags())
-        mlflow.log_params(ctx.params())
-        ctx.attach_mlflow_parent(run.info.run_id, run.info.experiment_id, mlflow.get_tracking_uri())
+    if ctx is not None:                    # one parent per study, however many workers start at once
+        run_id = ctx.find_or_create_parent(reopen=reopen_run, create=create_run, tracking_uri=uri)
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from .factories import describe, effective_n_trials
 from .settings import SweepSettings, StudyTarget, is_nnscratch_sweeper, resolve_target
 from .space import sweep_search_space
+from .locks import StudyLock
 from .storage import display_storage
 from .studies import MLFLOW_PARENT_ATTR, open_study, update_user_attr
 
@@ -62,17 +61,21 @@ class SweepContext:
         MLflow names allow no ``+`` or ``@``)."""
         return {f"search_space.{k.lstrip('+').replace('@', '_')}": v for k, v in self.search_space.items()}
 
-    def attach_mlflow_parent(self, run_id: str, experiment_id: str | None = None,
-                             tracking_uri: str | None = None) -> None:
-        """Record the parent run in the study (creating the study if the sweeper has not yet)."""
-        study, _ = open_study(StudyTarget(self.study_name, self.storage), self.directions)
-        update_user_attr(study, MLFLOW_PARENT_ATTR,
-                         {"run_id": run_id, "experiment_id": experiment_id, "tracking_uri": tracking_uri})
+    def find_or_create_parent(self, *, reopen: Callable[[dict[str, Any] | None], str | None],
+                              create: Callable[[], tuple[str, str]], tracking_uri: str) -> str:
+        """The study's one parent run: the recorded one (``reopen(record)``), else ``create()``d and recorded.
 
-    def mlflow_parent(self) -> dict[str, Any] | None:
-        """The parent run recorded by an earlier invocation of this study, if any."""
+        Runs under the study lock, so workers that start at the same instant find one parent.
+        ``create`` returns ``(run_id, experiment_id)``.
+        """
         study, _ = open_study(StudyTarget(self.study_name, self.storage), self.directions)
-        return study.user_attrs.get(MLFLOW_PARENT_ATTR)
+        with StudyLock(self.storage, self.study_name):
+            run_id = reopen(study.user_attrs.get(MLFLOW_PARENT_ATTR))
+            if run_id is None:
+                run_id, experiment_id = create()
+                update_user_attr(study, MLFLOW_PARENT_ATTR,
+                                 {"run_id": run_id, "experiment_id": experiment_id, "tracking_uri": tracking_uri})
+        return run_id
 
 
 def sweep_context(config: DictConfig) -> SweepContext | None:

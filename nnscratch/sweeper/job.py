@@ -1,10 +1,10 @@
 """What a Hydra job of an Optuna sweep uses: its trial, pruning, and the link to its MLflow run.
 
-The sweeper gives every job three environment variables through per-job ``hydra.job.env_set``
-overrides, which Hydra applies around the job whether it runs in the sweeper's process or in a
-joblib worker: the storage, the study name and the trial number. :func:`current_trial` rebuilds the
-trial from the storage, so reports and pruning decisions go through the storage that every process
-shares, never through a Python object handed over in memory.
+The sweeper gives every job environment variables through per-job ``hydra.job.env_set``
+overrides, which Hydra applies around the job wherever it runs: the storage (its password as ``***``,
+see :mod:`.redaction`), the study name, the trial number, the heartbeat interval and retries.
+:func:`current_trial` rebuilds the trial from the storage, so reports and pruning decisions go
+through the storage that every process shares, never through a Python object handed over in memory.
 
 Usage in a training entry point::
 
@@ -29,6 +29,7 @@ from optuna.storages import BaseStorage
 
 from .factories import build_pruner
 from .mlflow_runs import EXPERIMENT_ID_ATTR, RUN_ID_ATTR, TRACKING_URI_ATTR
+from .redaction import configured_storage, with_password
 from .space import encode_value
 from .storage import display_storage, open_storage
 from .studies import MLFLOW_PARENT_ATTR, SWEEPER_ATTR
@@ -39,13 +40,22 @@ STORAGE_ENV = "NNSCRATCH_OPTUNA_STORAGE"
 STUDY_ENV = "NNSCRATCH_OPTUNA_STUDY"
 TRIAL_ENV = "NNSCRATCH_OPTUNA_TRIAL"
 BLAS_THREADS_ENV = "NNSCRATCH_BLAS_THREADS"
+HEARTBEAT_ENV = "NNSCRATCH_HEARTBEAT_SECONDS"
+MAX_RETRIES_ENV = "NNSCRATCH_MAX_RETRIES"
 PRUNED_AT_ATTR = "pruned_at"
 
 
-def job_env(storage: str, study_name: str, number: int, blas_threads: int) -> dict[str, str]:
-    """The environment a trial's job gets (see the module docstring)."""
-    return {STORAGE_ENV: storage, STUDY_ENV: study_name, TRIAL_ENV: str(number),
-            BLAS_THREADS_ENV: str(blas_threads)}
+def job_env(storage: str, study_name: str, number: int, blas_threads: int | None, *,
+            heartbeat_interval: float = 10, max_retries: int = 2) -> dict[str, str]:
+    """The environment a trial's job gets (see the module docstring).
+
+    ``blas_threads`` None leaves the job's threads to be decided where it runs (:mod:`.task`).
+    """
+    env = {STORAGE_ENV: storage, STUDY_ENV: study_name, TRIAL_ENV: str(number),
+           HEARTBEAT_ENV: str(heartbeat_interval), MAX_RETRIES_ENV: str(max_retries)}
+    if blas_threads is not None:
+        env[BLAS_THREADS_ENV] = str(blas_threads)
+    return env
 
 
 def env_overrides(env: Mapping[str, str]) -> list[str]:
@@ -64,7 +74,7 @@ def current_trial(environ: Mapping[str, str] | None = None) -> optuna.trial.Tria
     storage_url, study_name, number = env.get(STORAGE_ENV), env.get(STUDY_ENV), env.get(TRIAL_ENV)
     if not (storage_url and study_name and number):
         return None
-    storage = job_storage(storage_url)
+    storage = job_storage(with_password(storage_url, configured_storage()))
     study_id = storage.get_study_id_from_name(study_name)
     sweeper = storage.get_study_user_attrs(study_id).get(SWEEPER_ATTR) or {}
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(),

@@ -3,14 +3,19 @@
 Optuna's own heartbeat works for RDB storages inside ``Study.optimize`` only; the sweeper uses
 ask-and-tell and journal files too, so it keeps its own record in trial system attributes:
 
-* ``nnscratch:owner`` = ``{"host", "pid", "started"}`` of the process that asked for the trial;
-* ``nnscratch:heartbeat`` = Unix time of the owner's last heartbeat.
+* ``nnscratch:owner`` = ``{"host", "pid", "created"}`` of the sweeper process that asked for the
+  trial (``created``: its creation time, which tells a reused pid apart; liveness is checked with
+  psutil on Linux, macOS and Windows alike), ``nnscratch:heartbeat`` its last heartbeat;
+* ``nnscratch:job`` = the same for the job process that runs the trial (on whatever machine the
+  launcher put it, plus its scheduler job id), ``nnscratch:job_heartbeat`` the job's own heartbeat.
 
-A RUNNING trial is *stale* when its owner is a dead process on this host (checked at once, so a
-rerun after ``kill -9`` recovers immediately), when its owner runs on another host and its heartbeat
-is older than the grace period, or when it has no owner record and started longer than the grace
-period ago (a worker killed between creating the trial and recording itself; this is why the
-workers of a study should all be this sweeper, not also plain ``study.optimize`` loops).
+A RUNNING trial whose job has started is judged by the job: stale when the job is a dead process on
+this host (checked at once), or runs elsewhere and has not beaten for the grace period (a job that
+SLURM cancelled or killed, with or without accounting). Before its job starts it is judged by the
+sweeper that asked for it: stale when that is a dead process on this host, or runs elsewhere with a
+heartbeat older than the grace period, or when there is no owner record and the trial started longer
+than the grace period ago (a worker killed between creating the trial and recording itself; this is
+why the workers of a study should all be this sweeper, not also plain ``study.optimize`` loops).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import psutil
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
@@ -29,22 +35,25 @@ log = logging.getLogger(__name__)
 
 OWNER_KEY = "nnscratch:owner"
 HEARTBEAT_KEY = "nnscratch:heartbeat"
+JOB_KEY = "nnscratch:job"
+JOB_HEARTBEAT_KEY = "nnscratch:job_heartbeat"
+RECORDED_KEY = "nnscratch:recorded_by_job"  # the job told the trial's outcome itself
+CREATED_KEY = "created"  # the owner's process creation time; older records had "started" (clock ticks)
+CREATED_TOLERANCE = 1.0  # seconds: psutil derives creation times from boot time, which may be rounded
 
 
 def process_start_time(pid: int) -> float | None:
-    """Start time of ``pid`` in clock ticks since boot (Linux ``/proc``), to tell reused pids apart."""
+    """Creation time of ``pid`` (Unix seconds, psutil), to tell a reused pid from the original process."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return float(fields[19])
-    except (OSError, IndexError, ValueError):
+        return psutil.Process(pid).create_time()
+    except (psutil.Error, OSError):
         return None
 
 
 def owner_record() -> dict[str, Any]:
     """This process as a trial owner."""
     pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "started": process_start_time(pid)}
+    return {"host": socket.gethostname(), "pid": pid, CREATED_KEY: process_start_time(pid)}
 
 
 def owner_alive(owner: dict[str, Any]) -> bool | None:
@@ -52,16 +61,13 @@ def owner_alive(owner: dict[str, Any]) -> bool | None:
     if owner.get("host") != socket.gethostname():
         return None
     pid = int(owner.get("pid", -1))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if pid <= 0 or not psutil.pid_exists(pid):
         return False
-    except PermissionError:
-        pass
-    except OSError:
-        return False
-    started = owner.get("started")
-    return started is None or process_start_time(pid) in (None, started)
+    created = owner.get(CREATED_KEY)
+    if created is None:
+        return True
+    now = process_start_time(pid)
+    return now is None or abs(now - float(created)) < CREATED_TOLERANCE
 
 
 def is_mine(trial: FrozenTrial, me: dict[str, Any]) -> bool:
@@ -70,14 +76,16 @@ def is_mine(trial: FrozenTrial, me: dict[str, Any]) -> bool:
 
 
 def is_stale(trial: FrozenTrial, grace_period: float, now: float) -> bool:
-    """Whether a RUNNING trial lost its worker (see the module docstring)."""
+    """Whether a RUNNING trial lost its job or worker (see the module docstring)."""
     if trial.state != TrialState.RUNNING:
         return False
-    owner = trial.system_attrs.get(OWNER_KEY)
-    alive = owner_alive(owner) if owner else None
+    attrs = trial.system_attrs
+    started = bool(attrs.get(JOB_KEY))
+    record, beat_key = (attrs[JOB_KEY], JOB_HEARTBEAT_KEY) if started else (attrs.get(OWNER_KEY), HEARTBEAT_KEY)
+    alive = owner_alive(record) if record else None
     if alive is not None:
         return not alive
-    last = trial.system_attrs.get(HEARTBEAT_KEY)
+    last = attrs.get(beat_key)
     if last is None:
         last = trial.datetime_start.timestamp() if trial.datetime_start else now
     return now - float(last) > grace_period
@@ -97,10 +105,12 @@ class Heartbeat:
         The study's storage.
     interval : float
         Seconds between heartbeats.
+    key : str
+        The system attribute written: the sweeper's or (for the job's own beat) ``JOB_HEARTBEAT_KEY``.
     """
 
-    def __init__(self, storage: BaseStorage, interval: float) -> None:
-        self._storage, self._interval = storage, interval
+    def __init__(self, storage: BaseStorage, interval: float, key: str = HEARTBEAT_KEY) -> None:
+        self._storage, self._interval, self._key = storage, interval, key
         self._trial_ids: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -134,6 +144,6 @@ class Heartbeat:
         now = time.time()
         for trial_id in trial_ids:
             try:
-                self._storage.set_trial_system_attr(trial_id, HEARTBEAT_KEY, now)
+                self._storage.set_trial_system_attr(trial_id, self._key, now)
             except Exception as error:  # noqa: BLE001 - a finished trial or a storage hiccup; retry next beat
                 log.debug("heartbeat for trial id %s skipped: %s", trial_id, error)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,14 +30,20 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from .budget import SURPLUS_KEY, budget_rank, used_budget
+from .budget import REQUEUED_KEY, SURPLUS_KEY, budget_rank, used_budget
 from .job import env_overrides, job_env
-from .liveness import OWNER_KEY, Heartbeat, is_mine, owner_alive, owner_record
+from .launch import LaunchWatch
+from .liveness import JOB_KEY, OWNER_KEY, RECORDED_KEY, Heartbeat, is_mine, owner_alive, owner_record
 from .locks import StudyLock
 from .mlflow_runs import end_orphan_run
-from .outcome import Outcome, outcome_of
+from .outcome import Outcome, outcome_of, recorded_outcome
+from .redaction import redacted
+from .remote import prepare as prepare_remote
+from .remote import runs_elsewhere
 from .recovery import FAIL_REASON_ATTR, reap_stale_trials, retire_trial
+from .reporter import JobInterrupted, TrialAlreadyFinished
 from .settings import SweepSettings, StudyTarget
+from .signals import stop_worker_pool, terminate_as_interrupt
 from .space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -49,7 +56,9 @@ class LoopState:
     """What the slots share: the stop flag and this run's failures."""
 
     stop: threading.Event = field(default_factory=threading.Event)
+    interrupted: threading.Event = field(default_factory=threading.Event)
     failures: list[BaseException] = field(default_factory=list)
+    results: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -104,23 +113,34 @@ class TrialLoop:
         Raises
         ------
         BaseException
-            The first failed job's exception when the failure budget is exceeded; KeyboardInterrupt.
+            The first failed job's (or launcher's) exception when the failure budget is exceeded or
+            when trials failed and none completed; KeyboardInterrupt.
         """
         with self.lock:
             reap_stale_trials(self.study, self.storage, grace_period=self.settings.grace_seconds,
                               max_retries=self.settings.max_retries)
             used = used_budget(self.study.get_trials(deepcopy=False))
+        prepare_remote(self.launcher, self.target.storage, self.config)
         to_run = max(0, self.n_trials - used)
         self.allowed_failures = math.floor(self.settings.max_failure_rate * max(1, to_run))
         log.info("study %s: %d of %d trials done or running, %d to run, %d at a time",
                  self.study.study_name, used, self.n_trials, to_run, slots)
         self.slots = slots
-        with Heartbeat(self.storage, self.settings.heartbeat_interval) as heartbeat:
-            self._run_slots(slots, heartbeat)
-        if len(self.state.failures) > self.allowed_failures:
+        try:
+            with terminate_as_interrupt(), Heartbeat(self.storage, self.settings.heartbeat_interval) as heartbeat:
+                self._run_slots(slots, heartbeat)
+        except KeyboardInterrupt:
+            stop_worker_pool()
+            raise
+        failures = self.state.failures
+        if len(failures) > self.allowed_failures:
             log.error("%d trial(s) failed, more than max_failure_rate=%s allows (%d of %d)",
-                      len(self.state.failures), self.settings.max_failure_rate, self.allowed_failures, to_run)
-            raise self.state.failures[0]
+                      len(failures), self.settings.max_failure_rate, self.allowed_failures, to_run)
+            raise failures[0]
+        if failures and not self.state.results:
+            log.error("no trial completed and %d failed; the first error: %s: %s",
+                      len(failures), type(failures[0]).__name__, failures[0])
+            raise failures[0]
 
     # --- slots ------------------------------------------------------------------------------------
     def _run_slots(self, slots: int, heartbeat: Heartbeat) -> None:
@@ -128,28 +148,28 @@ class TrialLoop:
             self._slot(heartbeat)
             return
         errors: list[BaseException] = []
-        threads = [threading.Thread(target=self._guarded_slot, args=(heartbeat, errors), name=f"trial-slot-{i}")
-                   for i in range(slots)]
-        for thread in threads:
-            thread.start()
+        done = [threading.Event() for _ in range(slots)]
+        for i in range(slots):
+            threading.Thread(target=self._guarded_slot, args=(heartbeat, errors, done[i]),
+                             name=f"trial-slot-{i}").start()
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.5)
+            _wait_all(done)
         except KeyboardInterrupt:
+            self.state.interrupted.set()
             self.state.stop.set()
-            for thread in threads:
-                thread.join()
+            _wait_all(done)  # the slots record what their jobs still return, then retire the rest
             raise
         if errors:
             raise errors[0]
 
-    def _guarded_slot(self, heartbeat: Heartbeat, errors: list[BaseException]) -> None:
+    def _guarded_slot(self, heartbeat: Heartbeat, errors: list[BaseException], done: threading.Event) -> None:
         try:
             self._slot(heartbeat)
         except BaseException as error:  # noqa: BLE001 - handed to the main thread
             self.state.stop.set()
             errors.append(error)
+        finally:
+            done.set()
 
     def _slot(self, heartbeat: Heartbeat) -> None:
         while not self.state.stop.is_set():
@@ -163,7 +183,7 @@ class TrialLoop:
                 heartbeat.discard(self._trial_id(trial.number))
 
     # --- asking -----------------------------------------------------------------------------------
-    def _next_trial(self, heartbeat: Heartbeat) -> tuple[optuna.Trial, int] | None:
+    def _next_trial(self, heartbeat: Heartbeat) -> tuple[optuna.Trial, int | None] | None:
         while not self.state.stop.is_set():
             if self._timed_out():
                 return None
@@ -198,9 +218,12 @@ class TrialLoop:
             return None
         return trial
 
-    def _threads_per_job(self, trials: list[optuna.trial.FrozenTrial]) -> int:
+    def _threads_per_job(self, trials: list[optuna.trial.FrozenTrial]) -> int | None:
+        """BLAS threads for a job on this machine; ``None`` for a scheduler's job (it decides where it runs)."""
         if self.blas_threads is not None:
             return self.blas_threads
+        if runs_elsewhere(self.launcher):
+            return None
         local = sum(1 for t in trials if t.state == TrialState.RUNNING and t.system_attrs.get(OWNER_KEY)
                     and owner_alive(t.system_attrs[OWNER_KEY]))
         return max(1, self.cpus // max(self.slots, local + 1))
@@ -213,7 +236,7 @@ class TrialLoop:
         return False
 
     # --- running ----------------------------------------------------------------------------------
-    def _run_trial(self, trial: optuna.Trial, threads: int) -> None:
+    def _run_trial(self, trial: optuna.Trial, threads: int | None) -> None:
         try:
             if self.custom_search_space is not None:
                 self.custom_search_space(self.config, trial)
@@ -222,20 +245,109 @@ class TrialLoop:
             self._finish(trial, Outcome(TrialState.FAIL, error=error))
             return
         log.info("trial %d: %s", trial.number, " ".join(overrides))
-        env = env_overrides(job_env(self.target.storage, self.target.study_name, trial.number, threads))
+        env = env_overrides(job_env(redacted(self.target.storage), self.target.study_name, trial.number, threads,
+                                    heartbeat_interval=self.settings.heartbeat_interval,
+                                    max_retries=self.settings.max_retries))
         try:
             self._check_composes(overrides + env)
-            job = self.launcher.launch([overrides + env], initial_job_idx=trial.number)[0]
+            job = self._launch(trial, overrides + env)
         except (HydraException, OmegaConfBaseException) as error:
             self._finish(trial, Outcome(TrialState.FAIL, error=error))  # a config error: retrying cannot help
             return
-        except BaseException as error:  # noqa: BLE001 - the job's process died or the user interrupted
-            self._retire(trial, error)
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                self.state.stop.set()
-                raise
+        except BaseException as error:  # noqa: BLE001 - the job's process died, the launcher broke, or Ctrl-C
+            self._not_returned(trial, error)
             return
-        self._finish(trial, outcome_of(job, len(self.study.directions), self._latest(trial).user_attrs))
+        if job is None:
+            self._settle(trial)
+        else:
+            self._finish(trial, outcome_of(job, len(self.study.directions), self._latest(trial).user_attrs))
+
+    def _launch(self, trial: optuna.Trial, overrides: list[str]) -> Any:
+        def launch() -> Any:
+            return self.launcher.launch([overrides], initial_job_idx=trial.number)[0]
+
+        if _in_process(self.launcher):
+            return launch()
+        watch = LaunchWatch(self.storage, self._trial_id(trial.number), grace_period=self.settings.grace_seconds,
+                            check_every=min(self.settings.heartbeat_interval, self.settings.grace_seconds / 2),
+                            stopping=self.state.stop, interrupted=self.state.interrupted)
+        return watch.run(launch)
+
+    def _not_returned(self, trial: optuna.Trial, error: BaseException) -> None:
+        """The launcher raised: the job's process died, the launcher broke, or the sweep was interrupted."""
+        interrupted = isinstance(error, (KeyboardInterrupt, SystemExit)) or self.state.interrupted.is_set()
+        log.warning("trial %d: job did not return (%s: %s)", trial.number, type(error).__name__, error)
+        if self._latest(trial).system_attrs.get(RECORDED_KEY):
+            self._settle(trial)  # the job recorded its outcome; the launcher only failed to bring it back
+        else:
+            reason = "interrupted" if interrupted else f"job did not return: {type(error).__name__}: {error}"[:500]
+            self._retire(trial, reason)
+            if not interrupted and not self._latest(trial).system_attrs.get(REQUEUED_KEY):
+                self._count_failure(error)  # retries used up: a launcher failing every trial stops the sweep
+        if interrupted:
+            self.state.interrupted.set()
+            self.state.stop.set()
+            raise error
+
+    def _settle(self, trial: optuna.Trial) -> None:
+        """The watch ended without the launcher's answer: log what the job recorded, or retire the trial."""
+        latest = self._latest(trial)
+        if latest.state == TrialState.RUNNING:
+            reason = ("interrupted" if self.state.interrupted.is_set() else
+                      "cancelled: the sweep stopped" if self.state.stop.is_set() else "job stopped heart-beating")
+            self._retire(trial, reason)
+        elif latest.system_attrs.get(RECORDED_KEY) and not latest.system_attrs.get(REQUEUED_KEY):
+            self._finish(trial, recorded_outcome(latest))
+
+    def _retire(self, trial: optuna.Trial, reason: str) -> None:
+        """FAIL the trial whose job is gone and queue its parameters again."""
+        retire_trial(self.study, self.storage, self._latest(trial), reason=reason,
+                     max_retries=self.settings.max_retries)
+
+    def _finish(self, trial: optuna.Trial, outcome: Outcome) -> None:
+        if isinstance(outcome.error, (JobInterrupted, TrialAlreadyFinished)):
+            self._job_stopped(trial, outcome.error)
+            return
+        latest = self._latest(trial)
+        if latest.state == TrialState.RUNNING:
+            if not self._record(trial, outcome):
+                return
+        elif not latest.system_attrs.get(RECORDED_KEY):
+            log.warning("trial %d was already finished by another worker (it looked stale); result dropped",
+                        trial.number)
+            return
+        self._log_outcome(trial, outcome)
+        if not outcome.failed:
+            with self.state.lock:
+                self.state.results += 1
+        if outcome.failed:
+            end_orphan_run(self.study, self._latest(trial), status="FAILED", reason="job raised")
+        if outcome.failed and outcome.counts_as_failure:
+            self._count_failure(outcome.error or RuntimeError("trial failed"))
+
+    def _record(self, trial: optuna.Trial, outcome: Outcome) -> bool:
+        """Tell the outcome the job could not record itself; False if another worker finished the trial."""
+        try:
+            if outcome.failed:
+                self.storage.set_trial_user_attr(self._trial_id(trial.number), FAIL_REASON_ATTR,
+                                                 f"{type(outcome.error).__name__}: {outcome.error}"[:500])
+            _tell(self.study, trial, outcome)
+        except UpdateFinishedTrialError:
+            log.warning("trial %d was already finished by another worker (it looked stale); result dropped",
+                        trial.number)
+            return False
+        return True
+
+    def _job_stopped(self, trial: optuna.Trial, error: BaseException) -> None:
+        """The job was interrupted (it queued its trial again) or found its trial retired already."""
+        log.info("trial %d: %s", trial.number, error)
+        latest = self._latest(trial)
+        if isinstance(error, JobInterrupted) and latest.state == TrialState.RUNNING:
+            self._retire(trial, "interrupted")
+        if (latest.system_attrs.get(JOB_KEY) or {}).get("pid") == os.getpid():
+            self.state.interrupted.set()  # the job ran in this process: Ctrl-C was meant for the sweep
+            self.state.stop.set()
+            raise KeyboardInterrupt(str(error))
 
     def _check_composes(self, overrides: list[str]) -> None:
         """Compose the job's config here before launching it in a worker process.
@@ -243,37 +355,11 @@ class TrialLoop:
         The joblib launcher composes inside the worker pool, where a config error shuts the shared
         pool down and takes the other slots' healthy jobs with it; raising here fails only this trial.
         """
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-
         context = getattr(self.launcher, "hydra_context", None)
-        if context is None or isinstance(self.launcher, BasicLauncher):
+        if context is None or _in_process(self.launcher):
             return  # in-process jobs raise config errors straight into launch()
         with self._compose_lock:
             context.config_loader.load_sweep_config(self.config, list(overrides))
-
-    def _retire(self, trial: optuna.Trial, error: BaseException) -> None:
-        """The job's process died (or the launcher broke): FAIL the trial and queue its parameters again."""
-        log.warning("trial %d: job did not return (%s: %s)", trial.number, type(error).__name__, error)
-        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else f"job died: {type(error).__name__}"
-        retire_trial(self.study, self.storage, self._latest(trial), reason=reason,
-                     max_retries=self.settings.max_retries)
-
-    def _finish(self, trial: optuna.Trial, outcome: Outcome) -> None:
-        trial_id = self._trial_id(trial.number)
-        try:
-            if outcome.failed:
-                self.storage.set_trial_user_attr(trial_id, FAIL_REASON_ATTR,
-                                                 f"{type(outcome.error).__name__}: {outcome.error}"[:500])
-            _tell(self.study, trial, outcome)
-        except UpdateFinishedTrialError:
-            log.warning("trial %d was already finished by another worker (it looked stale); result dropped",
-                        trial.number)
-            return
-        self._log_outcome(trial, outcome)
-        if outcome.failed:
-            end_orphan_run(self._latest(trial).user_attrs, status="FAILED", reason="job raised")
-        if outcome.failed and outcome.counts_as_failure:
-            self._count_failure(outcome.error or RuntimeError("trial failed"))
 
     def _count_failure(self, error: BaseException) -> None:
         with self.state.lock:
@@ -311,11 +397,23 @@ def _tell(study: optuna.Study, trial: optuna.Trial, outcome: Outcome) -> None:
             raise
 
 
-def slots_for(launcher: Launcher, n_jobs: int, cpus: int) -> int:
-    """Jobs to run at once: ``n_jobs``, 1 for the in-process launcher, at most the joblib pool size."""
+def _wait_all(done: list[threading.Event]) -> None:
+    """Wait for every event; Ctrl-C gets through. (Not Thread.join: a KeyboardInterrupt inside it makes
+    Python 3.11 take the thread for finished.)"""
+    for event in done:
+        while not event.wait(0.5):
+            pass
+
+
+def _in_process(launcher: Launcher) -> bool:
     from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
-    if isinstance(launcher, BasicLauncher):
+    return isinstance(launcher, BasicLauncher)
+
+
+def slots_for(launcher: Launcher, n_jobs: int, cpus: int) -> int:
+    """Jobs to run at once: ``n_jobs``, 1 for the in-process launcher, at most the joblib pool size."""
+    if _in_process(launcher):
         if n_jobs > 1:
             log.info("the basic launcher runs jobs in this process, one at a time; for n_jobs=%d use "
                      "hydra/launcher=joblib or start more workers against the same storage", n_jobs)

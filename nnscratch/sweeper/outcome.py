@@ -16,9 +16,10 @@ from typing import Any
 
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from .job import PRUNED_AT_ATTR
+from .recovery import FAIL_REASON_ATTR
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,19 @@ def outcome_of(job: JobReturn, n_objectives: int, user_attrs: Mapping[str, Any])
     if job.status == JobStatus.FAILED:
         # JobReturn.return_value would re-raise and log "Error executing job", also for pruned trials.
         error = job._return_value
-        if isinstance(error, optuna.TrialPruned):
-            return Outcome(TrialState.PRUNED, error=error)
-        return Outcome(TrialState.FAIL, error=error if isinstance(error, BaseException) else RuntimeError(error))
-    value = job.return_value
+        return outcome_of_error(error if isinstance(error, BaseException) else RuntimeError(error))
+    return outcome_of_value(job.return_value, n_objectives, user_attrs)
+
+
+def outcome_of_error(error: BaseException) -> Outcome:
+    """The outcome of a task that raised ``error``."""
+    if isinstance(error, optuna.TrialPruned):
+        return Outcome(TrialState.PRUNED, error=error)
+    return Outcome(TrialState.FAIL, error=error)
+
+
+def outcome_of_value(value: Any, n_objectives: int, user_attrs: Mapping[str, Any]) -> Outcome:
+    """The outcome of a task that returned ``value``."""
     if PRUNED_AT_ATTR in user_attrs:
         return Outcome(TrialState.PRUNED)
     try:
@@ -50,6 +60,17 @@ def outcome_of(job: JobReturn, n_objectives: int, user_attrs: Mapping[str, Any])
         return Outcome(TrialState.FAIL, error=error, counts_as_failure=False)
     except (TypeError, ValueError) as error:
         return Outcome(TrialState.FAIL, error=error)
+
+
+def recorded_outcome(trial: FrozenTrial) -> Outcome:
+    """The outcome a job recorded in its trial itself (:mod:`.reporter`)."""
+    if trial.state == TrialState.COMPLETE:
+        return Outcome(TrialState.COMPLETE, values=list(trial.values))
+    if trial.state == TrialState.PRUNED:
+        return Outcome(TrialState.PRUNED)
+    reason = str(trial.user_attrs.get(FAIL_REASON_ATTR, "failed"))
+    return Outcome(TrialState.FAIL, error=RuntimeError(reason),
+                   counts_as_failure=not reason.startswith(NaNObjective.__name__))
 
 
 def objective_values(value: Any, n_objectives: int) -> list[float]:

@@ -16,14 +16,14 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from .budget import REQUEUED_KEY, RETRIES_KEY
-from .liveness import HEARTBEAT_KEY, OWNER_KEY, stale_trials
+from .liveness import HEARTBEAT_KEY, JOB_HEARTBEAT_KEY, JOB_KEY, OWNER_KEY, RECORDED_KEY, stale_trials
 from .mlflow_runs import end_orphan_run
 
 log = logging.getLogger(__name__)
 
 FAIL_REASON_ATTR = "fail_reason"
 RETRY_OF_ATTR = "retry_of"
-_OWN_SYSTEM_KEYS = {OWNER_KEY, HEARTBEAT_KEY, REQUEUED_KEY, RETRIES_KEY}
+_OWN_SYSTEM_KEYS = {OWNER_KEY, HEARTBEAT_KEY, JOB_KEY, JOB_HEARTBEAT_KEY, RECORDED_KEY, REQUEUED_KEY, RETRIES_KEY}
 
 
 def retire_trial(study: optuna.Study, storage: BaseStorage, trial: FrozenTrial, *, reason: str,
@@ -49,7 +49,7 @@ def retire_trial(study: optuna.Study, storage: BaseStorage, trial: FrozenTrial, 
         study.add_trial(_retry_of(trial, retries + 1))
     log.warning("trial %d failed (%s)%s", trial.number, reason,
                 "; its parameters are queued again" if requeue else f"; {max_retries} retries used, not re-queued")
-    end_orphan_run(trial.user_attrs, status="KILLED", reason=reason)
+    end_orphan_run(study, trial, status="KILLED", reason=reason)
     return True
 
 

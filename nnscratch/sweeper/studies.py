@@ -5,7 +5,7 @@ Study user attributes written here (visible in optuna-dashboard and read by the 
 * ``sweeper``: sampler, pruner, search space, fixed overrides, directions, ``n_trials``, storage;
   jobs rebuild the pruner from it, since they load the study in another process;
 * ``mlflow_parent``: ``{"run_id", "experiment_id", "tracking_uri"}`` of the sweep's MLflow parent run,
-  written by the tracking callback through :meth:`nnscratch.sweeper.context.SweepContext.attach_mlflow_parent`.
+  written by the tracking callback through :meth:`nnscratch.sweeper.context.SweepContext.find_or_create_parent`.
 """
 from __future__ import annotations
 

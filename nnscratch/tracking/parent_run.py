@@ -49,13 +49,17 @@ class ParentRun:
         uri = resolve_tracking_uri(config.tracking.tracking_uri, os.getcwd())
         client = MlflowClient(tracking_uri=uri)
         study = optuna_context(config)
-        run_id = _reopen(client, study.mlflow_parent() if study is not None else None)
-        if run_id is None:
+
+        def create() -> tuple[str, str]:
             experiment_id = get_or_create_experiment(client, config.tracking.experiment_name)
-            run_id = _create(client, experiment_id, config, study)
+            return _create(client, experiment_id, config, study), experiment_id
+
+        if study is None:
+            run_id = create()[0]
+        else:  # under the study lock: workers starting together share one parent
+            run_id = study.find_or_create_parent(reopen=lambda previous: _reopen(client, previous), create=create,
+                                                 tracking_uri=uri)
         experiment_id = client.get_run(run_id).info.experiment_id
-        if study is not None:
-            study.attach_mlflow_parent(run_id, experiment_id, uri)
         log.info("MLflow parent run %s (experiment %r, %s)", run_id, config.tracking.experiment_name,
                  redact_uri(uri))
         return cls(client, run_id, experiment_id, str(config.optimized_metric))

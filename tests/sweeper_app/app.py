@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -35,6 +36,22 @@ def wait_until(path: str | None, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def terminate_launcher(log_file: str, jobs_started: int, timeout: float = 60.0) -> None:
+    """SIGTERM to the launching process once ``jobs_started`` jobs have started; this job then runs on."""
+    deadline = time.monotonic() + timeout
+    while len(started_jobs(log_file)) < jobs_started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job that finishes after the signal
+    os.kill(os.getppid(), signal.SIGTERM)
+
+
+def started_jobs(log_file: str) -> list[dict]:
+    if not Path(log_file).exists():
+        return []
+    lines = Path(log_file).read_text().splitlines()
+    return [e for e in map(json.loads, filter(None, lines)) if e["event"] == "start"]
+
+
 def log_event(path: str | None, **event: object) -> None:
     if not path:
         return
@@ -50,8 +67,10 @@ def main(cfg: DictConfig) -> float | list[float]:
     number = trial.number if trial is not None else None
     callback = PruningCallback(trial, monitor="val/score") if trial is not None else None
     log_event(cfg.log_file, event="start", trial=number, x=cfg.x, y=cfg.y, pid=os.getpid(), cwd=os.getcwd(),
-              blas=blas_threads(), time=time.time())
+              blas=blas_threads(), time=time.time(), slurm_job=os.environ.get("SLURM_JOB_ID"))
     wait_until(cfg.wait_for)
+    if number is not None and number == cfg.terminate_launcher:
+        terminate_launcher(cfg.log_file, cfg.jobs_started)
     if cfg.fail_above is not None and cfg.x > cfg.fail_above:
         raise RuntimeError(f"x={cfg.x} is above fail_above={cfg.fail_above}")
     value = score(cfg.x, cfg.y) - cfg.penalty_per_trial * (number or 0)
