@@ -45,6 +45,7 @@ import nnscratch as nn
 from nnscratch.config import register_configs, sync_shorthands, validate_against_data, validate_config
 from nnscratch.config.job import Job
 from nnscratch.tracking.evaluation import evaluate_test
+from nnscratch.tracking.naming import single_run_name
 from nnscratch.tracking.progress import make_progress
 from nnscratch.tracking.trial import TrialLink
 
@@ -145,7 +146,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     trial = TrialLink.for_job(job.multirun, job.sweeper)
     with ExitStack() as stack:
         stack.enter_context(tracker.run(cfg, overrides=job.overrides, tags={**job.tags, **trial.tags()},
-                                        run_name=cfg.tracking.run_name or job.name,
+                                        run_name=cfg.tracking.run_name or job.name or single_run_name(cfg),
                                         parent_run_id=_parent_run_id(cfg, trial)))
         tracker.log_dataset(dataset, split.sizes())
         progress = make_progress(cfg.progress.name, cfg.fit.epochs, multirun=job.multirun, label=job.label)
