@@ -45,7 +45,7 @@ import nnscratch as nn
 from nnscratch.config import register_configs, sync_shorthands, validate_against_data, validate_config
 from nnscratch.config.job import Job
 from nnscratch.tracking.evaluation import evaluate_test
-from nnscratch.tracking.naming import single_run_name
+from nnscratch.tracking.naming import figure_title, single_run_name
 from nnscratch.tracking.progress import make_progress
 from nnscratch.tracking.trial import TrialLink
 
@@ -162,7 +162,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
         evaluation = evaluate_test(model, split.X_test, split.y_test)
         tracker.log_results(model=model, history=history, evaluation=evaluation,
                             class_names=dataset.class_names, X_test=split.X_test,
-                            image_shape=dataset.image_shape, title=f"{dataset.name} {model.layer_sizes}")
+                            image_shape=dataset.image_shape,
+                            title=figure_title(cfg, model.layer_sizes, job.name))
     metrics = {**history.last, **evaluation.metrics, "n_parameters": float(model.n_parameters)}
     log.info("%s", " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if "/" in k))
     return metrics

@@ -83,3 +83,14 @@ def single_run_name(cfg: Any) -> str:
     settings = [(key, plain[key]) for key in SINGLE_RUN_KEYS if key in plain]
     return fit(" ".join(params[g] for g in ("data", "optimizer") if g in params),
                (short_setting(k, v) for k, v in settings))
+
+
+def figure_title(cfg: Any, layer_sizes: Sequence[int], run_name: str | None = None) -> str:
+    """``trial-007 · mnist [784, 128, 64, 10] adam lr=2.6e-3``: the learning curves' title."""
+    from nnscratch.tracking.params import config_params
+
+    params = config_params(cfg)
+    what = f"{params.get('data', '')} {list(layer_sizes)} {params.get('optimizer', '')} " \
+           f"lr={short_value(float(cfg.lr))}"
+    head = (run_name or "").split(" ")[0]
+    return f"{head} · {what}" if head.startswith(("trial-", "job-")) else what
