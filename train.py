@@ -46,7 +46,7 @@ from nnscratch.config import register_configs, sync_shorthands, validate_against
 from nnscratch.config.job import Job
 from nnscratch.tracking.evaluation import evaluate_test
 from nnscratch.tracking.naming import figure_title, single_run_name
-from nnscratch.tracking.progress import make_progress
+from nnscratch.tracking.progress import announce_if_slow, make_progress
 from nnscratch.tracking.trial import TrialLink
 
 log = logging.getLogger("train")
@@ -159,6 +159,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
                          batch_size=cfg.fit.batch_size, l2=cfg.fit.l2, schedule=schedule,
                          validation=(split.X_val, split.y_val) if len(split.y_val) else None,
                          rng=gens.shuffle, callbacks=callbacks)
+        if cfg.tracking.enabled:
+            stack.enter_context(announce_if_slow("recording test metrics, figures, checkpoint and model in MLflow",
+                                                 prefix=f"[{job.label}] " if job.label else ""))
         evaluation = evaluate_test(model, split.X_test, split.y_test)
         tracker.log_results(model=model, history=history, evaluation=evaluation,
                             class_names=dataset.class_names, X_test=split.X_test,

@@ -245,7 +245,8 @@ def test_pixel_rows_are_checked():
 # --- progress ------------------------------------------------------------------------------------
 
 def test_progress_is_a_bar_for_single_runs_and_lines_in_sweeps(caplog):
-    assert type(make_progress("auto", 3, multirun=False)).__name__ == "EpochBar"
+    assert type(make_progress("auto", 3, multirun=False, terminal=True)).__name__ == "EpochBar"
+    assert isinstance(make_progress("auto", 3, multirun=False, terminal=False), EpochLines)  # no \r in log files
     lines = make_progress("auto", 3, multirun=True, label="#1 lr=0.1")
     assert isinstance(lines, EpochLines) and make_progress("none", 3, multirun=False) is None
     with caplog.at_level("INFO"):

@@ -30,7 +30,8 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from .budget import SURPLUS_KEY, budget_rank, used_budget
-from .job import env_overrides, job_env
+from . import trial_lines
+from .job import PRUNED_AT_ATTR, env_overrides, job_env
 from .liveness import OWNER_KEY, Heartbeat, is_mine, owner_alive, owner_record
 from .locks import StudyLock
 from .mlflow_runs import end_orphan_run
@@ -221,7 +222,7 @@ class TrialLoop:
         except Exception as error:  # noqa: BLE001 - a broken custom search space fails this trial
             self._finish(trial, Outcome(TrialState.FAIL, error=error))
             return
-        log.info("trial %d: %s", trial.number, " ".join(overrides))
+        log.info("%s", trial_lines.started(trial.number, self.space.python_values(trial.params)))
         env = env_overrides(job_env(self.target.storage, self.target.study_name, trial.number, threads))
         try:
             self._check_composes(overrides + env)
@@ -284,9 +285,11 @@ class TrialLoop:
 
     def _log_outcome(self, trial: optuna.Trial, outcome: Outcome) -> None:
         if outcome.state == TrialState.COMPLETE:
-            log.info("trial %d finished: %s", trial.number, outcome.values)
+            log.info("%s", trial_lines.finished(trial.number, self.study.metric_names, outcome.values,
+                                                trial.datetime_start))
         elif outcome.state == TrialState.PRUNED:
-            log.info("trial %d pruned: %s", trial.number, outcome.error or "pruned_at recorded")
+            log.info("%s", trial_lines.pruned(trial.number, self._latest(trial).user_attrs.get(PRUNED_AT_ATTR),
+                                              trial.datetime_start))
         elif not outcome.counts_as_failure:
             log.warning("trial %d failed: %s", trial.number, outcome.error)
         else:

@@ -18,7 +18,7 @@ from .settings import SweepSettings, StudyTarget, resolve_target
 from .space import SearchSpace, sweep_search_space
 from .storage import display_storage, sqlite_path
 from .locks import StudyLock
-from .studies import SWEEPER_ATTR, open_study, register_worker, update_user_attr
+from .studies import SWEEPER_ATTR, open_study, register_worker, task_metric_names, update_user_attr
 from .task import TrialTask, cpu_count
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ class OptunaSweep:
         n_trials = effective_n_trials(settings.n_trials, settings.sampler, space)
         if n_trials < settings.n_trials:
             log.info("Updating num of trials to %d due to using GridSampler.", n_trials)
-        study, storage = open_study(target, settings.directions, load_if_exists=settings.load_if_exists)
+        study, storage = open_study(target, settings.directions, load_if_exists=settings.load_if_exists,
+                                    metric_names=task_metric_names(self.config))
         lock = StudyLock(target.storage, target.study_name)
         with lock:
             worker = register_worker(study, storage)
