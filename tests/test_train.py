@@ -107,7 +107,7 @@ def test_artifacts_config_evaluation_figures_checkpoint(tracked):
     files = {str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()}
     assert files >= {"config/config.yaml", "config/overrides.yaml", "evaluation/confusion_matrix.csv",
                      "evaluation/confusion_matrix.json", "evaluation/per_class.csv",
-                     "figures/learning_curves.png", "figures/confusion_matrix.png", "figures/misclassified.png",
+                     "learning_curves.png", "confusion_matrix.png", "figures/misclassified.png",
                      "checkpoint/model.npz", "checkpoint/model.json", "checkpoint/class_names.json"}
     confusion = json.loads((local / "evaluation/confusion_matrix.json").read_text())
     assert np.sum(confusion["matrix"]) == 300 and confusion["class_names"] == [str(d) for d in range(10)]
