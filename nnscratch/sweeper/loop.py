@@ -116,7 +116,7 @@ class TrialLoop:
         log.info("study %s: %d of %d trials done or running, %d to run, %d at a time",
                  self.study.study_name, used, self.n_trials, to_run, slots)
         self.slots = slots
-        with Heartbeat(self.storage, self.settings.heartbeat_interval) as heartbeat:
+        with Heartbeat(self.storage, self.settings.heartbeat_interval) as heartbeat, trial_lines.quiet_launchers():
             self._run_slots(slots, heartbeat)
         if len(self.state.failures) > self.allowed_failures:
             log.error("%d trial(s) failed, more than max_failure_rate=%s allows (%d of %d)",

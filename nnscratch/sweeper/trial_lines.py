@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from nnscratch.tracking.naming import short_setting
@@ -30,3 +32,22 @@ def _took(start: datetime.datetime | None) -> str:
     if start is None:
         return ""
     return f" ({(datetime.datetime.now() - start).total_seconds():.0f} s)"
+
+
+#: Launchers that log every job they start; in a sweep they would repeat each trial's line (with the
+#: env overrides and full-precision floats), so the loop quiets them (plain ``-m`` keeps Hydra's lines).
+LAUNCHER_LOGGERS = ("hydra._internal.core_plugins.basic_launcher", "hydra_plugins.hydra_joblib_launcher")
+
+
+@contextmanager
+def quiet_launchers() -> Iterator[None]:
+    """The launchers' per-job INFO lines off for the block."""
+    loggers = [logging.getLogger(name) for name in LAUNCHER_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

@@ -38,13 +38,15 @@ class Leaderboard:
     metric: str
     ranked: list[Any]
     statuses: Counter
+    minimize: bool
 
     @classmethod
-    def of(cls, runs: Sequence[Any], metric: str) -> Leaderboard:
+    def of(cls, runs: Sequence[Any], metric: str, direction: str | None = None) -> Leaderboard:
+        """``direction`` (minimize / maximize) as the study says; None: guessed from the metric's name."""
+        minimize = minimized(metric) if direction is None else direction == "minimize"
         scored = [r for r in runs if metric in r.data.metrics]
-        sign = 1.0 if minimized(metric) else -1.0
-        ranked = sorted(scored, key=lambda r: sign * r.data.metrics[metric])
-        return cls(metric, ranked, Counter(r.info.status for r in runs))
+        ranked = sorted(scored, key=lambda r: (1.0 if minimize else -1.0) * r.data.metrics[metric])
+        return cls(metric, ranked, Counter(r.info.status for r in runs), minimize)
 
     @property
     def best(self) -> Any | None:
@@ -52,7 +54,7 @@ class Leaderboard:
 
     @property
     def direction(self) -> str:
-        return "minimized" if minimized(self.metric) else "maximized"
+        return "minimized" if self.minimize else "maximized"
 
     def varying_params(self) -> list[str]:
         """Params whose values differ between the runs (what the sweep varied)."""
@@ -72,8 +74,8 @@ class Leaderboard:
         best = self.best
         if best is None:
             return "\n\n".join([*lines, f"No run logged {self.metric}."])
-        lines.insert(0, f"### Best: [{_name(best)}]({run_fragment(experiment_id, best.info.run_id)}) "
-                        f"{self.metric} = {best.data.metrics[self.metric]:.4f}")
+        head = (f"### Best: [{_name(best)}]({run_fragment(experiment_id, best.info.run_id)}) "
+                f"{self.metric} = {best.data.metrics[self.metric]:.4f}")
         params = self.varying_params()
         header = ["rank", "run", self.metric, *params]
         table = ["| " + " | ".join(header) + " |", "|" + "---:|---|---:|" + "---|" * len(params)]
@@ -82,7 +84,7 @@ class Leaderboard:
                      f"{run.data.metrics[self.metric]:.4f}",
                      *(short_param(run.data.params.get(p, "")) for p in params)]
             table.append("| " + " | ".join(cells) + " |")
-        return "\n\n".join([*lines, "\n".join(table)])
+        return "\n\n".join([head, "\n".join(table), *lines])  # the table first: the UI folds long notes
 
     def winner_lines(self, links: UiLinks, experiment_id: str, parent_run_id: str) -> list[str]:
         """What the console says at the end of a multirun."""

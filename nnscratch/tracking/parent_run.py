@@ -19,7 +19,7 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch.tracking.leaderboard import Leaderboard
+from nnscratch.tracking.leaderboard import Leaderboard, minimized
 from nnscratch.tracking.store import get_or_create_experiment, redact_uri, resolve_tracking_uri
 from nnscratch.tracking.tags import source_tags
 from nnscratch.tracking.ui_links import UiLinks
@@ -39,12 +39,13 @@ class ParentRun:
     optimized_metric : str
         The children's metric that picks the best child (``*loss`` minimized, else maximized).
     study : (name, storage) of the Optuna study, storage without password; None for other sweepers
+    direction : the study's (first) direction; None: ``*loss`` minimized, else maximized
     """
 
     def __init__(self, client: MlflowClient, run_id: str, experiment_id: str, optimized_metric: str,
-                 study: tuple[str, str] | None = None) -> None:
+                 study: tuple[str, str] | None = None, direction: str | None = None) -> None:
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
-        self.optimized_metric, self.study = optimized_metric, study
+        self.optimized_metric, self.study, self.direction = optimized_metric, study, direction
 
     @classmethod
     def open(cls, config: DictConfig) -> ParentRun:
@@ -66,8 +67,13 @@ class ParentRun:
                 study.attach_mlflow_parent(run_id, experiment_id, uri)
         log.info("MLflow parent run %s (experiment %r, %s)", run_id, config.tracking.experiment_name,
                  redact_uri(uri))
+        if study is None:
+            return cls(client, run_id, experiment_id, str(config.optimized_metric))
+        if (study.directions[0] == "minimize") != minimized(str(config.optimized_metric)):
+            log.warning("the study will %s %s (hydra.sweeper.direction); is that what you mean?",
+                        study.directions[0], config.optimized_metric)
         return cls(client, run_id, experiment_id, str(config.optimized_metric),
-                   (study.study_name, study.storage_display) if study is not None else None)
+                   (study.study_name, study.storage_display), study.directions[0])
 
     @property
     def tracking_uri(self) -> str:
@@ -86,7 +92,7 @@ class ParentRun:
         else FAILED. Returns the status used.
         """
         children = self.children()
-        board = Leaderboard.of(children, self.optimized_metric)
+        board = Leaderboard.of(children, self.optimized_metric, self.direction)
         if status is None:
             status = "KILLED" if board.statuses["KILLED"] else "FAILED"
         tags = [RunTag(f"sweep.n_{name.lower()}", str(n)) for name, n in board.statuses.items()]
