@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -42,7 +43,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import nnscratch as nn
-from nnscratch.config import register_configs, sync_shorthands, validate_against_data, validate_config
+from nnscratch.config import ConfigError, register_configs, sync_shorthands, validate_against_data, validate_config
+from nnscratch.config.help import register_help_resolver
 from nnscratch.config.job import Job
 from nnscratch.tracking.evaluation import evaluate_test
 from nnscratch.tracking.naming import figure_title, single_run_name
@@ -52,6 +54,7 @@ from nnscratch.tracking.trial import TrialLink
 log = logging.getLogger("train")
 
 register_configs()
+register_help_resolver()
 
 
 @dataclass
@@ -204,6 +207,11 @@ def main(cfg: DictConfig) -> float | list[float]:
     except nn.DivergedError as error:
         log.error("%s", error)
         metrics = {name: math.nan for name in names}
+    except ConfigError as error:
+        if Job.current().multirun:
+            raise  # the sweeper fails this job and goes on
+        log.error("%s", error)  # names the field and the allowed values; a traceback would bury it
+        sys.exit(2)
     values = [float(metrics[name]) for name in names]
     return values[0] if len(values) == 1 else values
 

@@ -175,6 +175,18 @@ def test_rejected_overrides_fail_with_a_clear_message_and_no_run(args, message, 
     assert running_runs(store_uri) == 0 and len(runs(store_uri, "nnscratch")) == 0
 
 
+def test_an_invalid_value_prints_its_message_without_a_traceback(store_uri, tmp_path):
+    done = train_cli(["keep_prob=1.5", *QUICK], tmp_path, store_uri)
+    assert done.returncode == 2 and "keep_prob=1.5 is invalid: must be in (0, 1]" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_help_lists_the_groups_to_choose_without_internal_schemas(tmp_path, store_uri):
+    done = train_cli(["--help"], tmp_path, store_uri)
+    assert done.returncode == 0
+    assert "optimizer: adam, momentum, rmsprop, sgd" in done.stdout and "schema" not in done.stdout
+
+
 def test_multirun_makes_one_parent_and_a_child_per_job(mnist, store_uri, tmp_path):
     done = train_cli(["-m", "optimizer=adam", "lr=0.1,0.01,0.001", *QUICK_AUTO_PROGRESS,
                       "tracking.experiment_name=sweep"],
