@@ -91,7 +91,9 @@ def hidden_activations(model, image: np.ndarray, image_shape: Sequence[int] | No
     shape = tuple(image_shape) if image_shape is not None else square_shape(x.shape[1])
     n_panels = len(acts) + 2
     rows, cols = grid_shape(n_panels, max_cols=4)
-    fig = new_figure(3.4 * cols, 3.2 * rows + 0.3)
+    fig = new_figure(3.4 * cols, 3.2 * rows + 0.3, layout=None)  # fixed margins: faster, same look
+    fig.subplots_adjust(left=0.04, right=0.9, bottom=0.06, top=0.88 if rows == 1 else 0.92, wspace=0.6,
+                        hspace=0.3)
     axes = fig.subplots(rows, cols, squeeze=False)
     flat = axes.ravel()
     show_image(flat[0], x.reshape(shape) if shape else x, "input", aspect="auto" if shape is None else None)
@@ -127,7 +129,8 @@ def first_layer_weights(model, image_shape: Sequence[int] = (28, 28), max_units:
         raise ValueError(f"dense1.W has {w.shape[0]} inputs, image_shape {(h, wd)} needs {h * wd}")
     n = min(w.shape[1], max_units)
     rows, cols = grid_shape(n)
-    fig = new_figure(max(6.0, 0.95 * cols + 1.6), max(5.0, 0.95 * rows + 0.9))
+    fig = new_figure(max(6.0, 0.95 * cols + 1.6), max(5.0, 0.95 * rows + 0.9), layout=None)
+    fig.subplots_adjust(left=0.02, right=0.86, bottom=0.02, top=0.93)
     ax = fig.add_subplot()
     show_image(ax, weight_mosaic(w[:, :n], (h, wd), cols), cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     ax.set_frame_on(False)
