@@ -30,6 +30,7 @@ import copy
 import logging
 import math
 import os
+import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -39,16 +40,19 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import nnscratch as nn
-from nnscratch.config import register_configs, sync_shorthands, validate_against_data, validate_config
+from nnscratch.config import ConfigError, register_configs, sync_shorthands, validate_against_data, validate_config
+from nnscratch.config.help import register_help_resolver
 from nnscratch.config.job import Job
 from nnscratch.sweeper.signals import terminate_as_interrupt
 from nnscratch.tracking.evaluation import evaluate_test
-from nnscratch.tracking.progress import make_progress
+from nnscratch.tracking.naming import figure_title, single_run_name
+from nnscratch.tracking.progress import announce_if_slow, make_progress
 from nnscratch.tracking.trial import TrialLink
 
 log = logging.getLogger("train")
 
 register_configs()
+register_help_resolver()
 
 
 @dataclass
@@ -143,7 +147,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     trial = TrialLink.for_job(job.multirun, job.sweeper)
     with ExitStack() as stack:
         stack.enter_context(tracker.run(cfg, overrides=job.overrides, tags={**job.tags, **trial.tags()},
-                                        run_name=cfg.tracking.run_name or job.name,
+                                        run_name=cfg.tracking.run_name or job.name or single_run_name(cfg),
                                         parent_run_id=_parent_run_id(cfg, trial)))
         tracker.log_dataset(dataset, split.sizes())
         progress = make_progress(cfg.progress.name, cfg.fit.epochs, multirun=job.multirun, label=job.label)
@@ -156,10 +160,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
                          batch_size=cfg.fit.batch_size, l2=cfg.fit.l2, schedule=schedule,
                          validation=(split.X_val, split.y_val) if len(split.y_val) else None,
                          rng=gens.shuffle, callbacks=callbacks)
+        if cfg.tracking.enabled:
+            stack.enter_context(announce_if_slow("recording test metrics, figures, checkpoint and model in MLflow",
+                                                 prefix=f"[{job.label}] " if job.label else ""))
         evaluation = evaluate_test(model, split.X_test, split.y_test)
         tracker.log_results(model=model, history=history, evaluation=evaluation,
                             class_names=dataset.class_names, X_test=split.X_test,
-                            image_shape=dataset.image_shape, title=f"{dataset.name} {model.layer_sizes}")
+                            image_shape=dataset.image_shape,
+                            title=figure_title(cfg, model.layer_sizes, job.name))
     metrics = {**history.last, **evaluation.metrics, "n_parameters": float(model.n_parameters)}
     log.info("%s", " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if "/" in k))
     return metrics
@@ -180,6 +188,11 @@ def main(cfg: DictConfig) -> float | list[float]:
     except nn.DivergedError as error:
         log.error("%s", error)
         metrics = {name: math.nan for name in names}
+    except ConfigError as error:
+        if Job.current().multirun:
+            raise  # the sweeper fails this job and goes on
+        log.error("%s", error)  # names the field and the allowed values; a traceback would bury it
+        sys.exit(2)
     values = [float(metrics[name]) for name in names]
     return values[0] if len(values) == 1 else values
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REQUIRED_MODULES = ("numpy", "hydra", "mlflow", "optuna", "pandas", "matplotlib", "nnscratch")
@@ -65,11 +66,15 @@ def _install(repo: Path, venv: Path, extras: str) -> None:
     if not python.exists():
         _say(f"creating {venv} (first run only)")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    _say(f"installing nnscratch[{extras}] and its dependencies into {venv}")
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "--editable", f"{repo}[{extras}]"], check=True)
+    started = time.monotonic()
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    _say("upgrading pip")
+    subprocess.run([*pip, "--quiet", "--upgrade", "pip"], check=True)
+    _say(f"installing nnscratch[{extras}] and its dependencies into {venv} "
+         "(a few minutes on a fresh machine; pip's progress follows)")
+    subprocess.run([*pip, "--editable", f"{repo}[{extras}]"], check=True)  # pip's own lines show progress
     (venv / ".nnscratch-stamp").write_text(_stamp(repo, extras))
+    _say(f"environment ready in {time.monotonic() - started:.0f} s; running your command")
 
 
 def _say(message: str) -> None:

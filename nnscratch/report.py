@@ -1,9 +1,9 @@
 """Study report: ``python -m nnscratch.report STUDY [--storage URL] [--out DIR] [--no-mlflow]``.
 
-Writes ``report.html`` (self-contained: plotly.js is inlined once, so it opens offline), ``trials.csv``
-and ``summary.txt`` to ``DIR``, prints the text summary, and logs the three files as artifacts
-(``optuna_report/``) of the sweep's MLflow parent run when the study records one (user attribute
-``mlflow_parent``).
+Writes ``report.html`` with ``plotly.min.js`` next to it (one shared script: the page stays small
+and opens offline), ``trials.csv`` and ``summary.txt`` to ``DIR``, prints the text summary, and logs
+the files as artifacts (``optuna_report/``) of the sweep's MLflow parent run when the study records
+one (user attribute ``mlflow_parent``).
 
 STUDY is a study name; without ``--storage`` the storage is ``$NNSCRATCH_OPTUNA_STORAGE`` or the
 sweeper's default journal ``multirun/optuna/STUDY.journal``. STUDY may also be a journal file path
@@ -27,8 +27,10 @@ from nnscratch.sweeper.analysis import (
     Objective,
     best_trials,
     categorical_param_summary,
+    categorical_params,
     importances,
     mlflow_link,
+    mlflow_url,
     numeric_param_summary,
     objectives,
     trials_table,
@@ -63,9 +65,10 @@ def build_report(study: optuna.Study, storage: str, *, with_plots: bool = True) 
     table = trials_table(study)
     imps = {o.name: importances(study, o) for o in objs}
     ranked = list(imps[objs[0].name]) or sorted({p for t in study.get_trials(deepcopy=False) for p in t.params})
+    choices = categorical_params(study)
     return Report(study=study, storage=storage, objectives=objs, table=table, best=best_trials(study),
-                  importances=imps, numeric={o.name: numeric_param_summary(table, o) for o in objs},
-                  categorical={o.name: categorical_param_summary(table, o) for o in objs},
+                  importances=imps, numeric={o.name: numeric_param_summary(table, o, choices) for o in objs},
+                  categorical={o.name: categorical_param_summary(table, o, choices) for o in objs},
                   plots=study_plots(study, objs, ranked) if with_plots else [])
 
 
@@ -123,8 +126,15 @@ def run_metrics(user_attrs: dict[str, Any]) -> dict[str, float]:
 
 
 # --- html ---------------------------------------------------------------------------------------------
+PLOTLY_JS = "plotly.min.js"
+STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px} "
+         "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:.8em} "
+         "table{border-collapse:collapse;font-size:13px;display:block;overflow-x:auto;max-width:100%} "
+         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} .plotly-graph-div{max-width:100%}")
+
+
 def render_html(report: Report, summary: str) -> str:
-    """A self-contained HTML page (plotly.js inlined with the first figure)."""
+    """The report page; it loads :data:`PLOTLY_JS` from its own directory (see :func:`write_report`)."""
     parts = [f"<h1>Optuna study {html.escape(report.study.study_name)}</h1>",
              f"<pre>{html.escape(summary)}</pre>",
              "<p>Browse it live with <code>optuna-dashboard "
@@ -132,26 +142,43 @@ def render_html(report: Report, summary: str) -> str:
     for name in report.numeric:
         parts += [_table(f"Numeric parameters vs {name}", report.numeric[name]),
                   _table(f"Categorical parameters vs {name}", report.categorical[name])]
-    parts.append(_table("All trials", report.table.drop(columns=["started"], errors="ignore")))
-    include_js: bool | str = True
+    trials = _linked_runs(report.study, report.table.drop(columns=["started"], errors="ignore"))
+    parts.append(_table("All trials", trials, html_columns=("mlflow_run_id",)))
     for plot in report.plots:
         parts.append(f"<h2>{html.escape(plot.title)}</h2>")
         if plot.figure is None:
             parts.append(f"<p><em>not available: {html.escape(plot.missing or '')}</em></p>")
             continue
-        parts.append(plot.figure.to_html(full_html=False, include_plotlyjs=include_js))
-        include_js = False
-    style = ("body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;font-size:13px} "
-             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}")
+        parts.append(plot.figure.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True}))
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(report.study.study_name)}"
-            f"</title><style>{style}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+            f"</title><style>{STYLE}</style><script src='{PLOTLY_JS}'></script></head><body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
 
 
-def _table(title: str, frame: pd.DataFrame) -> str:
+def _linked_runs(study: optuna.Study, table: pd.DataFrame) -> pd.DataFrame:
+    """The ``mlflow_run_id`` column as HTML links to the runs' pages in the MLflow UI."""
+    if "mlflow_run_id" not in table.columns:
+        return table
+    urls = {t.number: mlflow_url(t.user_attrs) for t in study.get_trials(deepcopy=False)}
+    linked = table.copy()
+    linked["mlflow_run_id"] = [f"<a href='{html.escape(urls[n])}'>{html.escape(str(run))}</a>"
+                               if run and urls.get(n) else "" for n, run in zip(table.index, table["mlflow_run_id"])]
+    return linked
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _table(title: str, frame: pd.DataFrame, html_columns: tuple[str, ...] = ()) -> str:
+    """``frame`` as an HTML table; cells are escaped except in ``html_columns`` (already HTML)."""
     if frame.empty:
         return f"<h2>{html.escape(title)}</h2><p><em>none</em></p>"
     shown = frame.astype(object).where(frame.notna(), "")  # None and NaN both print as empty cells
-    return f"<h2>{html.escape(title)}</h2>" + shown.to_html(float_format=lambda v: f"{v:.6g}")
+    for column in shown.columns:
+        if column not in html_columns:
+            shown[column] = shown[column].map(_cell)
+    return f"<h2>{html.escape(title)}</h2>" + shown.to_html(escape=False)
 
 
 # --- files and MLflow ----------------------------------------------------------------------------------
@@ -159,11 +186,19 @@ def write_report(report: Report, out_dir: Path) -> tuple[list[Path], str]:
     """Write report.html, trials.csv and summary.txt; returns the paths and the summary text."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = text_summary(report)
-    paths = [out_dir / "report.html", out_dir / "trials.csv", out_dir / "summary.txt"]
+    paths = [out_dir / "report.html", out_dir / "trials.csv", out_dir / "summary.txt", out_dir / PLOTLY_JS]
     paths[0].write_text(render_html(report, summary), encoding="utf-8")
+    paths[3].write_text(plotly_js(), encoding="utf-8")
     report.table.to_csv(paths[1])
     paths[2].write_text(summary + "\n", encoding="utf-8")
     return paths, summary
+
+
+def plotly_js() -> str:
+    """The plotly.js bundle of the installed plotly package (the report's one shared script)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
 
 
 def log_to_parent_run(study: optuna.Study, paths: list[Path]) -> str | None:

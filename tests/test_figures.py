@@ -76,9 +76,18 @@ def test_overlay_draws_one_line_per_run_having_the_metric():
                  "trial 2": {"train/acc": [0.9]}}
     fig = F.overlay_learning_curves(histories, metric="val/acc")
     (ax,) = fig.axes
-    assert [line.get_label() for line in ax.lines] == ["trial 0", "trial 1"]
+    assert [line.get_label() for line in ax.lines] == ["1. trial 0", "2. trial 1"]
     np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.3, 0.5, 0.6])
     assert "2 runs" in ax.get_title()
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1  # legend outside the plot
+
+
+def test_overlay_names_the_top_runs_and_greys_the_rest():
+    histories = {f"trial-{i:03d}": {"val/acc": [0.5, 0.6 - i / 100]} for i in range(8)}
+    (ax,) = F.overlay_learning_curves(histories, metric="val/acc").axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"{i + 1}. trial-{i:03d}" for i in range(5)] + ["3 other runs"]
+    assert ax.xaxis.get_major_locator()._integer  # epochs 1, 2: no fractional ticks
 
 
 def test_row_rates_sum_to_one_and_keep_empty_rows_zero():
@@ -88,15 +97,18 @@ def test_row_rates_sum_to_one_and_keep_empty_rows_zero():
     np.testing.assert_allclose(rates[0], [0.75, 0.25, 0.0])
 
 
-def test_confusion_matrix_annotates_counts_and_rates(tmp_path):
-    m = np.array([[5, 1], [2, 2]])
-    fig = F.confusion_matrix(m, ["cat", "dog"])
-    counts_ax, rates_ax = image_axes(fig)
-    assert [t.get_text() for t in counts_ax.texts] == ["5", "1", "2", "2"]
-    assert [t.get_text() for t in rates_ax.texts] == ["0.83", "0.17", "0.50", "0.50"]
-    assert "accuracy 0.7000" in fig.get_suptitle()
-    assert [t.get_text() for t in counts_ax.get_xticklabels()] == ["cat", "dog"]
-    png_size(fig, tmp_path)
+def test_confusion_matrix_colours_the_errors_and_annotates_counts(tmp_path):
+    m = np.array([[95, 5, 0], [1, 99, 0], [0, 2, 98]])
+    fig = F.confusion_matrix(m, ["cat", "dog", "owl"])
+    (ax,) = image_axes(fig)
+    assert [t.get_text() for t in ax.texts] == ["95\n95%", "5", "·", "1", "99\n99%", "·", "·", "2", "98\n98%"]
+    image = ax.images[0]
+    assert image.get_array().mask.diagonal().all()  # the diagonal does not own the colour scale
+    assert image.norm.vmax == pytest.approx(0.05)  # the largest error sets it
+    assert "accuracy 97.33%" in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "owl"]
+    assert "errors" in fig.axes[1].get_ylabel()  # the colorbar says what its colour means
+    assert png_size(fig, tmp_path)[0] >= 640
 
 
 def test_confusion_matrix_rejects_mismatched_names():

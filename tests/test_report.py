@@ -52,17 +52,35 @@ def test_report_writes_offline_html_a_trials_table_and_prints_the_best_trial(stu
     assert report.main(["lr", "--storage", path, "--out", str(tmp_path / "out"), "--no-mlflow"]) == 0
     printed = capsys.readouterr().out
     best = study.best_trial
-    assert f"Best trial #{best.number}: value={best.value:.6g}" in printed
+    assert f"Best trial #{best.number}: value={best.value:.6g}" in printed  # this study has no metric names
     assert f"lr={best.params['lr']}" in printed and "PRUNED 2" in printed and "FAIL 1" in printed
     page = (tmp_path / "out" / "report.html").read_text()
-    assert page.count("* plotly.js v") == 1  # plotly.js inlined once: the page works offline
-    assert "<script src=" not in page  # nothing fetched from a CDN
+    assert "* plotly.js v" not in page and "<script src='plotly.min.js'>" in page  # one shared script, offline
+    assert (tmp_path / "out" / "plotly.min.js").read_text().count("* plotly.js v") == 1
+    assert (tmp_path / "out" / "report.html").stat().st_size < 1_500_000
     for title in ("Optimization history", "Parameter importances", "Parallel coordinates", "Slice plots",
-                  "Contour plots", "Intermediate values", "Numeric parameters", "Categorical parameters"):
+                  "Contour plot of", "Intermediate values", "Numeric parameters", "Categorical parameters"):
         assert title in page
+    assert page.count("Contour plot of") == 2  # the most important pairs only
     table = pd.read_csv(tmp_path / "out" / "trials.csv", index_col="number")
     assert {"state", "value", "params_lr", "duration_s", "epochs_run", "pruned_at"} <= set(table.columns)
     assert table.loc[4, "pruned_at"] == 2 and table.loc[4, "epochs_run"] == 2 and table.loc[0, "epochs_run"] == 4
+
+
+def test_categorical_means_a_choice_in_the_search_space(study_path):
+    _, study = study_path
+    built = report.build_report(study, "x", with_plots=False)
+    assert set(built.categorical["value"]["param"]) == {"batch_size", "optimizer"}
+    assert set(built.numeric["value"]["param"]) == {"lr"}
+
+
+def test_report_names_the_objective_by_the_study_metric_name(study_path, tmp_path):
+    path, study = study_path
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        study.set_metric_names(["val/acc"])
+    built = report.build_report(study, path, with_plots=False)
+    assert [o.name for o in built.objectives] == ["val/acc"] and "val/acc" in built.table.columns
+    assert f"Best trial #{study.best_trial.number}: val/acc=" in report.text_summary(built)
 
 
 def test_default_storage_is_the_sweepers_journal(study_path, tmp_path, monkeypatch):
@@ -111,7 +129,10 @@ def test_report_links_mlflow_runs_and_is_logged_to_the_parent_run(study_path, tm
     assert "metrics: val/acc=0.93" in printed
     assert f"MLflow run: runs:/{child.info.run_id}" in printed and f"#/experiments/{experiment}/runs/" in printed
     logged = {f.path for f in client.list_artifacts(parent.info.run_id, "optuna_report")}
-    assert logged == {"optuna_report/report.html", "optuna_report/trials.csv", "optuna_report/summary.txt"}
+    assert logged == {"optuna_report/report.html", "optuna_report/trials.csv", "optuna_report/summary.txt",
+                      "optuna_report/plotly.min.js"}
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert f"<a href='http://127.0.0.1:5000/#/experiments/{experiment}/runs/{child.info.run_id}'>" in page
 
 
 def test_optuna_dashboard_reads_the_sweeper_journal_as_is(study_path):

@@ -1,4 +1,5 @@
-"""The logged MLflow pyfunc model, served by ``mlflow models serve`` on 127.0.0.1, answers JSON pixel rows."""
+"""The logged MLflow pyfunc model, served by ``python -m nnscratch.serve`` (``mlflow models serve``) on
+127.0.0.1 with the venv's ``bin`` not on PATH, answers JSON and CSV pixel rows."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from nnscratch.images import preprocess_image
-from nnscratch.model_uri import run_model_uri
 from tests.browser_support import Server, artifact_dir, free_port
 from tests.view_support import EXAMPLES, sweep_store
 
@@ -21,23 +21,24 @@ READY_TIMEOUT_S = 180  # a loaded 2-core machine needs well over a minute to imp
 
 @pytest.fixture(scope="module")
 def served(mnist):
-    """``mlflow models serve`` of one sweep run's logged model; yields the base URL, killed after."""
+    """``python -m nnscratch.serve RUN_ID`` of one sweep run, as from a fresh shell (venv not activated)."""
     store = sweep_store()
-    model_uri = run_model_uri(store.child_ids[0], store.tracking_uri)
     port = free_port()
     env = store.env()
-    # the scoring server is started as `uvicorn ...` through bash: the venv's bin must be on PATH
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    argv = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
-            "-h", "127.0.0.1", "-p", str(port), "-w", "1", "-t", "30"]
-    log_path = artifact_dir("serve") / "mlflow-models-serve.log"
-    with Server(argv, f"http://127.0.0.1:{port}/ping", timeout=READY_TIMEOUT_S, log_path=log_path, env=env):
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin) or "/usr/bin:/bin"
+    env.pop("VIRTUAL_ENV", None)
+    argv = [sys.executable, "-m", "nnscratch.serve", store.child_ids[0], "--port", str(port)]
+    log_path = artifact_dir("serve") / "nnscratch-serve.log"
+    with Server(argv, f"http://127.0.0.1:{port}/ping", timeout=READY_TIMEOUT_S, log_path=log_path, env=env,
+                cwd=store.root):
         yield f"http://127.0.0.1:{port}"
 
 
-def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+def post(url: str, body: dict | str) -> tuple[int, dict]:
+    csv = isinstance(body, str)
+    request = urllib.request.Request(url, data=(body if csv else json.dumps(body)).encode(), method="POST",
+                                     headers={"Content-Type": "text/csv" if csv else "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -68,3 +69,12 @@ def test_served_model_rejects_raw_bytes_and_wrong_width(served):
     status, body = post(served + "/invocations", {"inputs": [[0.5] * 10]})
     assert status == 400
     assert "schema" in body["message"]
+
+
+def test_served_model_reads_a_csv_with_a_header_line(served):
+    rows = example_rows()
+    header = ",".join(f"p{i}" for i in range(len(rows[0])))  # the README's recipe: a header, then pixel rows
+    body = "\n".join([header, *(",".join(f"{v:.6f}" for v in row) for row in rows)]) + "\n"
+    status, answer = post(served + "/invocations", body)
+    assert status == 200, answer
+    assert [p["label"] for p in answer["predictions"]] == [3, 7]  # both rows: none taken as the header

@@ -69,12 +69,15 @@ def test_new_experiment_keeps_artifacts_next_to_the_database(store, tmp_path):
 
 # --- params and tags -----------------------------------------------------------------------------
 
-def test_config_is_flattened_into_string_params():
-    cfg = OmegaConf.create({"lr": 0.1, "model": {"hidden_sizes": [128, 64], "init": None},
-                            "tracking": {"tracking_uri": "postgresql://u:pw@h/db"}, "opt": {"lr": "${lr}"}})
-    params = config_params(cfg)
-    assert params == {"lr": "0.1", "model.hidden_sizes": "[128, 64]", "model.init": "null",
-                      "tracking.tracking_uri": "postgresql://u:***@h/db", "opt.lr": "0.1"}
+def test_config_becomes_each_setting_once_under_its_command_line_name():
+    params = config_params(make("optimizer=adam", "lr=0.003", "schedule=step", "data.train_size=600"))
+    assert params["lr"] == "0.003" and params["optimizer"] == "adam" and params["optimizer.beta1"] == "0.9"
+    assert params["schedule"] == "step_decay" and params["schedule.gamma"] == "0.5"  # Hydra's choice when run
+    assert params["data"] == "mnist" and params["data.train_size"] == "600" and params["hidden_sizes"] == "[128, 64]"
+    assert {"batch_size", "epochs", "keep_prob", "l2", "seed", "model", "dtype"} <= params.keys()
+    leaked = [k for k in params if k.startswith(("tracking.", "fit.", "hydra.")) or "_target_" in k
+              or k in ("optimizer.lr", "model.hidden_sizes", "model.keep_prob", "data.name", "data.dtype")]
+    assert leaked == []
     assert dict(flatten({"a": {"b": {"c": 1}}, "d": {}})) == {"a.b.c": 1, "d": {}}
 
 
@@ -242,7 +245,8 @@ def test_pixel_rows_are_checked():
 # --- progress ------------------------------------------------------------------------------------
 
 def test_progress_is_a_bar_for_single_runs_and_lines_in_sweeps(caplog):
-    assert type(make_progress("auto", 3, multirun=False)).__name__ == "EpochBar"
+    assert type(make_progress("auto", 3, multirun=False, terminal=True)).__name__ == "EpochBar"
+    assert isinstance(make_progress("auto", 3, multirun=False, terminal=False), EpochLines)  # no \r in log files
     lines = make_progress("auto", 3, multirun=True, label="#1 lr=0.1")
     assert isinstance(lines, EpochLines) and make_progress("none", 3, multirun=False) is None
     with caplog.at_level("INFO"):

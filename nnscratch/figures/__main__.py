@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -19,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nnscratch.figures",
                                      description="Regenerate the figures of a logged MLflow run.")
     parser.add_argument("run_id", metavar="RUN_ID")
-    parser.add_argument("--out", type=Path, help="output directory (default figures/RUN_ID)")
+    parser.add_argument("--out", type=Path, help="output directory (default <tmp>/nnscratch-figures/RUN_ID, "
+                        "outside the checkout: the figures are logged to the run)")
     parser.add_argument("--tracking-uri", help="MLflow store (default $MLFLOW_TRACKING_URI or ./mlflow.db)")
     parser.add_argument("--no-log", action="store_true", help="only write files, do not log to the run")
     parser.add_argument("--no-data", action="store_true",
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nnscratch.model_uri import default_tracking_uri
 
     uri = args.tracking_uri or default_tracking_uri()
-    out = args.out or Path("figures") / args.run_id
+    out = args.out or Path(tempfile.gettempdir()) / "nnscratch-figures" / args.run_id
     try:
         written = regenerate(args.run_id, uri, out, log_to_run=not args.no_log, with_data=not args.no_data)
     except MlflowException as exc:

@@ -19,9 +19,10 @@ IMAGE_CMAP = "gray"
 """Colour map for dataset images: 0 (background) black, 1 (ink) white, as stored."""
 
 
-def new_figure(width: float, height: float) -> Figure:
-    """A fresh constrained-layout figure of ``width`` x ``height`` inches."""
-    return Figure(figsize=(width, height), layout="constrained")
+def new_figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
+    """A fresh figure of ``width`` x ``height`` inches; ``layout=None`` for fixed margins, which draw
+    faster than constrained layout where the result looks the same."""
+    return Figure(figsize=(width, height), layout=layout)
 
 
 def grid_shape(n: int, *, max_cols: int | None = None) -> tuple[int, int]:

@@ -75,7 +75,7 @@ def logged_confusion(client, run_id: str) -> tuple[np.ndarray, list[str]] | None
 
 def run_dataset(params: dict[str, str]):
     """The dataset named by the run's ``data.*`` params, or None if it cannot be loaded."""
-    name = params.get("data.name")
+    name = params.get("data") or params.get("data.name")  # runs before params were named as typed: data.name
     if not name:
         return None
     kwargs = {}

@@ -47,12 +47,15 @@ def units_as_grid(values: np.ndarray) -> np.ndarray:
 
 
 def _activation_panel(ax: Axes, act: np.ndarray, index: int) -> None:
-    """One hidden layer's activations as a heat grid, titled with its size and active share."""
-    ax.imshow(units_as_grid(act), cmap="viridis", interpolation="nearest")
+    """One hidden layer's activations as a heat grid with its colorbar, titled with its size and active share."""
+    image = ax.imshow(units_as_grid(act), cmap="viridis", interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     active = float(np.mean(act > 0)) if act.size else 0.0
-    ax.set_title(f"hidden {index}: {act.size} units\n{active:.0%} > 0, max {np.max(act):.2f}", fontsize=8)
+    ax.set_title(f"hidden {index}: {act.size} units, {active:.0%} > 0", fontsize=10)
+    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    colorbar.set_label("activation", fontsize=9)
+    colorbar.ax.tick_params(labelsize=8)
 
 
 def _output_panel(ax: Axes, proba: np.ndarray) -> None:
@@ -62,7 +65,8 @@ def _output_panel(ax: Axes, proba: np.ndarray) -> None:
     ax.bar(classes, proba, color=colors)
     ax.set_xticks(classes)
     ax.set_ylim(0, 1)
-    ax.set_title(f"output: class {int(np.argmax(proba))} ({np.max(proba):.0%})", fontsize=8)
+    ax.set_ylabel("probability", fontsize=9)
+    ax.set_title(f"output: class {int(np.argmax(proba))} ({np.max(proba):.0%})", fontsize=10)
 
 
 def hidden_activations(model, image: np.ndarray, image_shape: Sequence[int] | None = None) -> Figure:
@@ -86,8 +90,10 @@ def hidden_activations(model, image: np.ndarray, image_shape: Sequence[int] | No
     proba = np.asarray(model.predict_proba(x)).reshape(-1)
     shape = tuple(image_shape) if image_shape is not None else square_shape(x.shape[1])
     n_panels = len(acts) + 2
-    rows, cols = grid_shape(n_panels, max_cols=5)
-    fig = new_figure(2.3 * cols, 2.4 * rows + 0.3)
+    rows, cols = grid_shape(n_panels, max_cols=4)
+    fig = new_figure(3.4 * cols, 3.2 * rows + 0.3, layout=None)  # fixed margins: faster, same look
+    fig.subplots_adjust(left=0.04, right=0.9, bottom=0.06, top=0.88 if rows == 1 else 0.92, wspace=0.6,
+                        hspace=0.3)
     axes = fig.subplots(rows, cols, squeeze=False)
     flat = axes.ravel()
     show_image(flat[0], x.reshape(shape) if shape else x, "input", aspect="auto" if shape is None else None)
@@ -123,11 +129,14 @@ def first_layer_weights(model, image_shape: Sequence[int] = (28, 28), max_units:
         raise ValueError(f"dense1.W has {w.shape[0]} inputs, image_shape {(h, wd)} needs {h * wd}")
     n = min(w.shape[1], max_units)
     rows, cols = grid_shape(n)
-    fig = new_figure(1.1 * cols + 0.4, 1.1 * rows + 0.6)
+    fig = new_figure(max(6.0, 0.95 * cols + 1.6), max(5.0, 0.95 * rows + 0.9), layout=None)
+    fig.subplots_adjust(left=0.02, right=0.86, bottom=0.02, top=0.93)
     ax = fig.add_subplot()
     show_image(ax, weight_mosaic(w[:, :n], (h, wd), cols), cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     ax.set_frame_on(False)
-    fig.suptitle(f"first-layer weights: {n} of {w.shape[1]} units")
+    colorbar = fig.colorbar(ax.images[0], ax=ax, fraction=0.04, pad=0.02, ticks=[-1, 0, 1])
+    colorbar.set_label("weight / the unit's largest |weight|", fontsize=10)
+    fig.suptitle(f"first-layer weights: {n} of {w.shape[1]} units (red +, blue −)", fontsize=12)
     return fig
 
 

@@ -11,7 +11,10 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
+
+from nnscratch.tracking.ui_links import UiLinks, run_fragment
 
 from .job import PRUNED_AT_ATTR
 from .mlflow_runs import EXPERIMENT_ID_ATTR, RUN_ID_ATTR, TRACKING_URI_ATTR
@@ -38,8 +41,10 @@ class Objective:
 
 
 def objectives(study: optuna.Study, names: list[str] | None = None) -> list[Objective]:
-    """The study's objectives, named ``value`` (one) or ``value_0``, ``value_1``... unless ``names`` given."""
+    """The study's objectives, named by ``names``, else the study's metric names (``val/acc``), else
+    ``value`` (one) or ``value_0``, ``value_1``..."""
     directions = [d.name.lower() for d in study.directions]
+    names = names or study.metric_names
     if names is None:
         names = ["value"] if len(directions) == 1 else [f"value_{i}" for i in range(len(directions))]
     return [Objective(name, direction, i) for i, (name, direction) in enumerate(zip(names, directions))]
@@ -78,14 +83,20 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
     return [study.best_trial] if len(study.directions) == 1 else list(study.best_trials)
 
 
-def numeric_param_summary(table: pd.DataFrame, objective: Objective) -> pd.DataFrame:
-    """Per numeric parameter over COMPLETE trials: count, min, median, max, the best trial's value, and
-    the Spearman correlation with the objective."""
+def categorical_params(study: optuna.Study) -> set[str]:
+    """Parameters the search space samples from a list of choices (``choice(...)``, ``a,b,c``)."""
+    return {name for t in study.get_trials(deepcopy=False) for name, d in t.distributions.items()
+            if isinstance(d, CategoricalDistribution)}
+
+
+def numeric_param_summary(table: pd.DataFrame, objective: Objective, categorical: set[str]) -> pd.DataFrame:
+    """Per numeric (not ``categorical``) parameter over COMPLETE trials: count, min, median, max, the
+    best trial's value, and the Spearman correlation with the objective."""
     done = table[table["state"] == "COMPLETE"]
     rows = []
     for column in _param_columns(done):
         values = pd.to_numeric(done[column], errors="coerce")
-        if values.isna().all() or done[column].map(lambda v: isinstance(v, bool)).any():
+        if column.removeprefix("params_") in categorical or values.isna().all():
             continue
         best = _best_row(done, objective)
         corr = values.corr(done[objective.name], method="spearman") if values.nunique() > 1 else np.nan
@@ -96,13 +107,13 @@ def numeric_param_summary(table: pd.DataFrame, objective: Objective) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def categorical_param_summary(table: pd.DataFrame, objective: Objective) -> pd.DataFrame:
-    """Per categorical (non-numeric or few-valued) parameter and choice: trials, mean and best objective."""
+def categorical_param_summary(table: pd.DataFrame, objective: Objective, categorical: set[str]) -> pd.DataFrame:
+    """Per ``categorical`` parameter and choice: trials, mean and best objective."""
     done = table[table["state"] == "COMPLETE"]
     rows = []
     for column in _param_columns(done):
         values = done[column]
-        if pd.to_numeric(values, errors="coerce").notna().all() and values.nunique() > 6:
+        if column.removeprefix("params_") not in categorical:
             continue
         for choice, group in done.groupby(values.astype(str)):
             scores = group[objective.name]
@@ -131,18 +142,23 @@ def importances(study: optuna.Study, objective: Objective) -> dict[str, float]:
         return {}
 
 
-def mlflow_link(user_attrs: dict[str, Any]) -> str | None:
-    """Where to see a trial's MLflow run: a UI URL for http(s) tracking servers, else ``runs:/<id>``
-    plus the ``mlflow ui`` command that serves it."""
+def mlflow_url(user_attrs: dict[str, Any]) -> str | None:
+    """The trial's run page in the MLflow UI (for a local store: ``mlflow ui`` on 127.0.0.1:5000)."""
     run_id = user_attrs.get(RUN_ID_ATTR)
     if not run_id:
         return None
-    uri, experiment = user_attrs.get(TRACKING_URI_ATTR) or "", user_attrs.get(EXPERIMENT_ID_ATTR)
-    path = f"#/experiments/{experiment}/runs/{run_id}" if experiment is not None else f"#/runs/{run_id}"
-    if uri.startswith(("http://", "https://")):
-        return f"{uri.rstrip('/')}/{path}"
-    serve = f"mlflow ui --backend-store-uri {uri}" if uri else "mlflow ui"
-    return f"runs:/{run_id} (open with `{serve}`, then http://127.0.0.1:5000/{path})"
+    return UiLinks(user_attrs.get(TRACKING_URI_ATTR) or "").base + "/" + run_fragment(
+        user_attrs.get(EXPERIMENT_ID_ATTR), run_id)
+
+
+def mlflow_link(user_attrs: dict[str, Any]) -> str | None:
+    """Where to see a trial's MLflow run: a UI URL for http(s) tracking servers, else ``runs:/<id>``
+    plus the ``mlflow ui`` command that serves it."""
+    url = mlflow_url(user_attrs)
+    if url is None:
+        return None
+    hint = UiLinks(user_attrs.get(TRACKING_URI_ATTR) or "").serve_hint
+    return url if hint is None else f"runs:/{user_attrs[RUN_ID_ATTR]} (open with `{hint}`, then {url})"
 
 
 def _param_columns(table: pd.DataFrame) -> list[str]:

@@ -31,7 +31,8 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from .budget import REQUEUED_KEY, SURPLUS_KEY, budget_rank, used_budget
-from .job import env_overrides, job_env
+from . import trial_lines
+from .job import PRUNED_AT_ATTR, env_overrides, job_env
 from .launch import LaunchWatch
 from .liveness import JOB_KEY, OWNER_KEY, RECORDED_KEY, Heartbeat, is_mine, owner_alive, owner_record
 from .locks import StudyLock
@@ -127,7 +128,8 @@ class TrialLoop:
                  self.study.study_name, used, self.n_trials, to_run, slots)
         self.slots = slots
         try:
-            with terminate_as_interrupt(), Heartbeat(self.storage, self.settings.heartbeat_interval) as heartbeat:
+            with terminate_as_interrupt(), Heartbeat(self.storage, self.settings.heartbeat_interval) as heartbeat, \
+                    trial_lines.quiet_launchers():
                 self._run_slots(slots, heartbeat)
         except KeyboardInterrupt:
             stop_worker_pool()
@@ -244,7 +246,7 @@ class TrialLoop:
         except Exception as error:  # noqa: BLE001 - a broken custom search space fails this trial
             self._finish(trial, Outcome(TrialState.FAIL, error=error))
             return
-        log.info("trial %d: %s", trial.number, " ".join(overrides))
+        log.info("%s", trial_lines.started(trial.number, self.space.python_values(trial.params)))
         env = env_overrides(job_env(redacted(self.target.storage), self.target.study_name, trial.number, threads,
                                     heartbeat_interval=self.settings.heartbeat_interval,
                                     max_retries=self.settings.max_retries))
@@ -370,9 +372,11 @@ class TrialLoop:
 
     def _log_outcome(self, trial: optuna.Trial, outcome: Outcome) -> None:
         if outcome.state == TrialState.COMPLETE:
-            log.info("trial %d finished: %s", trial.number, outcome.values)
+            log.info("%s", trial_lines.finished(trial.number, self.study.metric_names, outcome.values,
+                                                trial.datetime_start))
         elif outcome.state == TrialState.PRUNED:
-            log.info("trial %d pruned: %s", trial.number, outcome.error or "pruned_at recorded")
+            log.info("%s", trial_lines.pruned(trial.number, self._latest(trial).user_attrs.get(PRUNED_AT_ATTR),
+                                              trial.datetime_start))
         elif not outcome.counts_as_failure:
             log.warning("trial %d failed: %s", trial.number, outcome.error)
         else:

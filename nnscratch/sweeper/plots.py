@@ -13,7 +13,7 @@ from .analysis import Objective, quiet_target_warning
 
 log = logging.getLogger(__name__)
 
-MAX_CONTOUR_PARAMS = 4
+MAX_CONTOUR_PAIRS = 2  # one contour per pair of the most important parameters; a grid is unreadable
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Plot:
 
 
 def study_plots(study: optuna.Study, objs: list[Objective], ranked_params: list[str]) -> list[Plot]:
-    """Optimization history, importances, parallel coordinates, slice, contour (top parameters),
+    """Optimization history, importances, parallel coordinates, slice, contours (most important pairs),
     intermediate values (learning curves), timeline, and the Pareto front for several objectives."""
     vis = optuna.visualization
     plots: list[Plot] = []
@@ -38,7 +38,7 @@ def study_plots(study: optuna.Study, objs: list[Objective], ranked_params: list[
                   **({"target": obj.loss, "target_name": obj.name} if multi else target)),
             _plot(f"Parallel coordinates{suffix}", vis.plot_parallel_coordinate, study, **target),
             _plot(f"Slice plots{suffix}", vis.plot_slice, study, **target),
-            _contour(study, ranked_params, suffix, target),
+            *_contours(study, ranked_params, suffix, target),
         ]
     if multi:
         plots.append(_plot("Pareto front", vis.plot_pareto_front, study,
@@ -50,12 +50,13 @@ def study_plots(study: optuna.Study, objs: list[Objective], ranked_params: list[
     return plots
 
 
-def _contour(study: optuna.Study, ranked_params: list[str], suffix: str, target: dict[str, Any]) -> Plot:
-    params = ranked_params[:MAX_CONTOUR_PARAMS]
-    title = f"Contour plots of {', '.join(params)}{suffix}"
-    if len(params) < 2:
-        return Plot(title, None, "needs at least two parameters")
-    return _plot(title, optuna.visualization.plot_contour, study, params=params, **target)
+def _contours(study: optuna.Study, ranked_params: list[str], suffix: str, target: dict[str, Any]) -> list[Plot]:
+    """Contours of the most important parameter against the next ones (``ranked_params``: by importance)."""
+    if len(ranked_params) < 2:
+        return [Plot(f"Contour plot{suffix}", None, "needs at least two parameters")]
+    pairs = [(ranked_params[0], other) for other in ranked_params[1:1 + MAX_CONTOUR_PAIRS]]
+    return [_plot(f"Contour plot of {x} and {y}{suffix}", optuna.visualization.plot_contour, study,
+                  params=[x, y], **target) for x, y in pairs]
 
 
 def _plot(title: str, make: Callable[..., Any], study: optuna.Study, **kwargs: Any) -> Plot:

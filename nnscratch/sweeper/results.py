@@ -16,6 +16,8 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from nnscratch.tracking.naming import short_setting
+
 from .space import SearchSpace
 from .storage import display_storage
 
@@ -38,7 +40,7 @@ def results_summary(study: optuna.Study, space: SearchSpace, storage: str, n_tri
         front = study.best_trials if complete else []
         summary["solutions"] = [{"params": space.python_values(t.params), "values": list(t.values),
                                  "trial": t.number} for t in front]
-    summary.update(study_name=study.study_name, storage=display_storage(storage), n_trials=n_trials,
+    summary.update(metric_names=study.metric_names, study_name=study.study_name, storage=display_storage(storage), n_trials=n_trials,
                    trials={state: n for state, n in sorted(Counter(t.state.name for t in trials).items())})
     return summary
 
@@ -49,8 +51,10 @@ def write_results(summary: dict[str, Any], sweep_dir: Path) -> Path:
     path = sweep_dir / RESULTS_FILE
     OmegaConf.save(OmegaConf.create(summary), path)
     if "best_value" in summary:
-        log.info("Best parameters: %s", summary["best_params"])
-        log.info("Best value: %s", summary["best_value"])
+        if summary["best_value"] is not None:
+            metric = (summary.get("metric_names") or ["value"])[0]
+            log.info("Best trial %s: %s=%.4f %s", summary["best_trial"], metric, summary["best_value"],
+                     " ".join(short_setting(k, v) for k, v in summary["best_params"].items()))
     else:
         log.info("Number of Pareto solutions: %d", len(summary["solutions"]))
         for solution in summary["solutions"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,8 +33,12 @@ WORKERS_KEY = "nnscratch:workers"  # study system attribute: how many sweeper pr
 
 def open_study(target: StudyTarget, directions: list[str], *, sampler: optuna.samplers.BaseSampler | None = None,
                pruner: optuna.pruners.BasePruner | None = None,
-               load_if_exists: bool = True) -> tuple[optuna.Study, BaseStorage]:
+               load_if_exists: bool = True,
+               metric_names: list[str] | None = None) -> tuple[optuna.Study, BaseStorage]:
     """Create the study, or load it when it exists; returns it with its storage object.
+
+    ``metric_names`` (one per direction, e.g. ``["val/acc"]``) name the objectives in reports and
+    optuna-dashboard instead of "Objective 0".
 
     Raises
     ------
@@ -52,7 +57,22 @@ def open_study(target: StudyTarget, directions: list[str], *, sampler: optuna.sa
     if not load_if_exists and study.get_trials(deepcopy=False):
         raise DuplicatedStudyError(f"study {target.study_name!r} already has trials and "
                                    "hydra.sweeper.load_if_exists=false; choose another study_name")
+    if metric_names and len(metric_names) == len(directions) and study.metric_names != list(metric_names):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(metric_names))
     return study, storage
+
+
+def task_metric_names(config: Any) -> list[str] | None:
+    """The task's objective names when its config says them (nnscratch: ``optimized_metric`` and
+    ``extra_objectives``); None for apps without these keys."""
+    from omegaconf import OmegaConf
+
+    first = OmegaConf.select(config, "optimized_metric", default=None)
+    if first is None:
+        return None
+    return [str(first), *(str(m) for m in OmegaConf.select(config, "extra_objectives", default=None) or [])]
 
 
 def update_user_attr(study: optuna.Study, key: str, value: Mapping[str, Any]) -> None:

@@ -19,7 +19,7 @@ from .settings import SweepSettings, StudyTarget, resolve_target
 from .space import SearchSpace, sweep_search_space
 from .storage import display_storage, sqlite_path
 from .locks import StudyLock
-from .studies import SWEEPER_ATTR, completion_notice, open_study, register_worker, update_user_attr
+from .studies import SWEEPER_ATTR, completion_notice, open_study, register_worker, task_metric_names, update_user_attr
 from .task import TrialTask, cpu_count
 from .trial_setup import trial_setup
 
@@ -78,7 +78,8 @@ class OptunaSweep:
         """Create or load the study and join it as a worker (whose seeded sampler gets its own seed)."""
         settings, target = self.settings, self.target
         assert target is not None
-        study, storage = open_study(target, settings.directions, load_if_exists=settings.load_if_exists)
+        study, storage = open_study(target, settings.directions, load_if_exists=settings.load_if_exists,
+                                    metric_names=task_metric_names(self.config))
         lock = StudyLock(target.storage, target.study_name)
         with lock:
             worker = register_worker(study, storage)

@@ -11,4 +11,6 @@
 - :mod:`.tracker`   what train.py calls; :mod:`.evaluation` test-set results
 - :mod:`.sweep`     Hydra callback: one parent run per multirun (:mod:`.parent_run`)
 - :mod:`.progress`  tqdm bar / per-epoch log lines
+- :mod:`.naming`    run names (``trial-007 lr=2.6e-3 bs=32``); :mod:`.leaderboard` the sweep's ranking
+- :mod:`.ui_links`  addresses of runs and compare views in the MLflow UI
 """

@@ -64,8 +64,9 @@ def log_figures(history: Mapping[str, Sequence[float]], matrix: np.ndarray, clas
     """
     from nnscratch import figures  # matplotlib is imported only when figures are wanted
 
-    mlflow.log_figure(figures.learning_curves(history, title=title), "figures/learning_curves.png")
-    mlflow.log_figure(figures.confusion_matrix(matrix, class_names), "figures/confusion_matrix.png")
+    # at the artifact root: MLflow's compare view shows only root files side by side
+    mlflow.log_figure(figures.learning_curves(history, title=title), "learning_curves.png")
+    mlflow.log_figure(figures.confusion_matrix(matrix, class_names), "confusion_matrix.png")
     if misclassified is not None:
         mlflow.log_figure(figures.misclassified_grid(**misclassified), "figures/misclassified.png")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
-from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,14 @@ import yaml
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 from omegaconf import DictConfig, OmegaConf
 
+from nnscratch.tracking.leaderboard import Leaderboard, minimized
 from nnscratch.tracking.store import get_or_create_experiment, redact_uri, resolve_tracking_uri
 from nnscratch.tracking.tags import source_tags
+from nnscratch.tracking.ui_links import UiLinks
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +38,14 @@ class ParentRun:
     run_id, experiment_id : str
     optimized_metric : str
         The children's metric that picks the best child (``*loss`` minimized, else maximized).
+    study : (name, storage) of the Optuna study, storage without password; None for other sweepers
+    direction : the study's (first) direction; None: ``*loss`` minimized, else maximized
     """
 
-    def __init__(self, client: MlflowClient, run_id: str, experiment_id: str, optimized_metric: str) -> None:
+    def __init__(self, client: MlflowClient, run_id: str, experiment_id: str, optimized_metric: str,
+                 study: tuple[str, str] | None = None, direction: str | None = None) -> None:
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
-        self.optimized_metric = optimized_metric
+        self.optimized_metric, self.study, self.direction = optimized_metric, study, direction
 
     @classmethod
     def open(cls, config: DictConfig) -> ParentRun:
@@ -54,15 +62,22 @@ class ParentRun:
             experiment_id = get_or_create_experiment(client, config.tracking.experiment_name)
             return _create(client, experiment_id, config, study), experiment_id
 
-        if study is None:
-            run_id = create()[0]
-        else:  # under the study lock: workers starting together share one parent
-            run_id = study.find_or_create_parent(reopen=lambda previous: _reopen(client, previous), create=create,
-                                                 tracking_uri=uri)
+        with _quiet_optuna():  # the sweeper opens the study next and says so once
+            if study is None:
+                run_id = create()[0]
+            else:  # under the study lock: workers starting together share one parent
+                run_id = study.find_or_create_parent(reopen=lambda previous: _reopen(client, previous),
+                                                     create=create, tracking_uri=uri)
         experiment_id = client.get_run(run_id).info.experiment_id
         log.info("MLflow parent run %s (experiment %r, %s)", run_id, config.tracking.experiment_name,
                  redact_uri(uri))
-        return cls(client, run_id, experiment_id, str(config.optimized_metric))
+        if study is None:
+            return cls(client, run_id, experiment_id, str(config.optimized_metric))
+        if (study.directions[0] == "minimize") != minimized(str(config.optimized_metric)):
+            log.warning("the study will %s %s (hydra.sweeper.direction); is that what you mean?",
+                        study.directions[0], config.optimized_metric)
+        return cls(client, run_id, experiment_id, str(config.optimized_metric),
+                   (study.study_name, study.storage_display), study.directions[0])
 
     @property
     def tracking_uri(self) -> str:
@@ -74,34 +89,38 @@ class ParentRun:
                                        max_results=10000)
 
     def close(self, status: str | None = None) -> str:
-        """Summarize the children and end the run.
+        """Summarize the children (``best/*`` metrics, the leaderboard as the run's description, the
+        overlay figure), end the run, and log the winner.
 
         ``status`` None means the multirun did not finish: KILLED if a child was killed (Ctrl-C),
         else FAILED. Returns the status used.
         """
         children = self.children()
-        counts = Counter(child.info.status for child in children)
+        board = Leaderboard.of(children, self.optimized_metric, self.direction)
         if status is None:
-            status = "KILLED" if counts["KILLED"] else "FAILED"
-        tags = [RunTag(f"sweep.n_{name.lower()}", str(n)) for name, n in counts.items()]
-        tags.append(RunTag("sweep.n_runs", str(len(children))))
+            status = "KILLED" if board.statuses["KILLED"] else "FAILED"
+        tags = [RunTag(f"sweep.n_{name.lower()}", str(n)) for name, n in board.statuses.items()]
+        tags += [RunTag("sweep.n_runs", str(len(children))), RunTag("sweep.optimized_metric", self.optimized_metric),
+                 RunTag(MLFLOW_RUN_NOTE, board.markdown(self.experiment_id, self.study))]
         metrics = []
-        best = self._best(children)
-        if best is not None:
-            value = best.data.metrics[self.optimized_metric]
-            metrics.append(Metric(f"best/{self.optimized_metric}", value, int(time.time() * 1000), 0))
-            tags.append(RunTag("best_run_id", best.info.run_id))
+        if board.best is not None:
+            now = int(time.time() * 1000)
+            metrics = [Metric(f"best/{key}", value, now, 0) for key, value in sorted(board.best.data.metrics.items())
+                       if "/" in key]
+            tags.append(RunTag("best_run_id", board.best.info.run_id))
         self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
-        self._log_overlay(children)
+        self._log_overlay(board)
         self.client.set_terminated(self.run_id, status)
         log.info("MLflow parent run %s ended %s", self.run_id, status)
+        for line in board.winner_lines(UiLinks(self.tracking_uri), self.experiment_id, self.run_id):
+            log.info("%s", line)
         return status
 
-    def _log_overlay(self, children: list[Any], max_runs: int = 50) -> None:
-        """The children's per-epoch optimized metric on one figure, as the parent's artifact."""
+    def _log_overlay(self, board: Leaderboard, max_runs: int = 50) -> None:
+        """The children's per-epoch optimized metric on one figure (best first), as the parent's artifact."""
         metric = self.optimized_metric
         histories = {}
-        for child in children[:max_runs]:
+        for child in board.ranked[:max_runs]:
             points = sorted(self.client.get_metric_history(child.info.run_id, metric), key=lambda m: m.step)
             if points:
                 histories[child.info.run_name or child.info.run_id[:8]] = {metric: [p.value for p in points]}
@@ -110,17 +129,25 @@ class ParentRun:
         try:
             from nnscratch.figures import overlay_learning_curves
 
-            figure = overlay_learning_curves(histories, metric)
-            self.client.log_figure(self.run_id, figure, f"figures/overlay_{metric.replace('/', '_')}.png")
+            figure = overlay_learning_curves(histories, metric, title=f"{metric} per epoch, best first")
+            self.client.log_figure(self.run_id, figure, f"overlay_{metric.replace('/', '_')}.png")
         except Exception as error:  # noqa: BLE001 - a figure must not lose the sweep's summary
             log.warning("could not log the learning-curve overlay: %s", error)
 
-    def _best(self, children: list[Any]) -> Any:
-        scored = [c for c in children if self.optimized_metric in c.data.metrics]
-        if not scored:
-            return None
-        sign = -1.0 if self.optimized_metric.endswith("loss") else 1.0
-        return max(scored, key=lambda c: sign * c.data.metrics[self.optimized_metric])
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna's "Using an existing study" INFO lines off for the block (if Optuna is in use)."""
+    optuna = sys.modules.get("optuna")
+    if optuna is None:
+        yield
+        return
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
 
 
 def optuna_context(config: DictConfig) -> Any:
@@ -159,7 +186,7 @@ def _create(client: MlflowClient, experiment_id: str, config: DictConfig, study:
             "hydra.launcher": str(config.hydra.launcher.get("_target_", "")),
             "hydra.overrides": " ".join(overrides), **(study.tags() if study is not None else {})}
     name = study.study_name if study is not None else _sweep_name(config)
-    run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    run_id = client.create_run(experiment_id, run_name=name, tags=resolve_tags(tags)).info.run_id  # + "Created by"
     if study is not None:
         client.log_batch(run_id, params=[Param(k, v) for k, v in study.params().items()])
     client.log_text(run_id, yaml.safe_dump(overrides), "config/overrides.yaml")

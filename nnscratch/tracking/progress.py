@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -50,12 +54,34 @@ class EpochLines:
         """Nothing to release."""
 
 
-def make_progress(mode: str, epochs: int, *, multirun: bool, label: str = "") -> EpochBar | EpochLines | None:
-    """The progress callback for ``progress`` = auto | bar | lines | none (auto: bar unless ``multirun``)."""
+def make_progress(mode: str, epochs: int, *, multirun: bool, label: str = "",
+                  terminal: bool | None = None) -> EpochBar | EpochLines | None:
+    """The progress callback for ``progress`` = auto | bar | lines | none.
+
+    auto: a bar for a single run on a terminal (``terminal``: default, whether stderr is one), else
+    lines, so log files and sweeps never get ``\r`` bars.
+    """
     if mode == "auto":
-        mode = "lines" if multirun else "bar"
+        terminal = sys.stderr.isatty() if terminal is None else terminal
+        mode = "bar" if terminal and not multirun else "lines"
     if mode == "bar":
         return EpochBar(epochs, label)
     if mode == "lines":
         return EpochLines(epochs, f"[{label}] " if label else "")
     return None
+
+
+@contextmanager
+def announce_if_slow(message: str, *, prefix: str = "", after: float = 1.0) -> Iterator[None]:
+    """Log ``message`` if the block is still running ``after`` seconds in (and how long it took), so a
+    run is never silent after its last epoch line; quick blocks log nothing."""
+    started = time.perf_counter()
+    timer = threading.Timer(after, log.info, args=("%s%s ...", prefix, message))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if time.perf_counter() - started > after:
+            log.info("%sdone in %.1f s", prefix, time.perf_counter() - started)
