@@ -31,6 +31,8 @@ ITEMS = {
     "5": ("tracking", "tracking overhead of train.py"),
     "6": ("sweep", "sweep throughput, 2 workers vs 1"),
     "7": ("memory", "peak memory vs working set"),
+    "8": ("sweep_tracking", "tracking cost of sweeps and of one run; vs PyTorch + Optuna's MLflowCallback "
+                            "(about 30 minutes; only with --only 8 or --all)"),
 }
 DEFAULT_ITEMS = ["1", "2", "3", "5", "6", "7"]
 
