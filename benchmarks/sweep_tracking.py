@@ -20,6 +20,7 @@ Optuna's ``MLflowCallback``), wall time of whole processes and best val accuracy
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import shutil
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO, ItemResult, Row, Settings
+
+log = logging.getLogger("benchmarks")
 
 SMALL = ["-m", "+sweep=random_3layer", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "epochs=2",
          "data.train_size=6000", "data.test_size=2000"]
@@ -80,7 +83,7 @@ def tracking_ratios(settings: Settings, workdir: Path, store: Path) -> dict[str,
     """Every case, tracked and untracked alternated, ``settings.repeats`` times."""
     env = _environment(store)
     results: dict[str, Any] = {}
-    for case in TRIALS:
+    for case in [c for c in TRIALS if not settings.cases or c in settings.cases]:
         samples: dict[str, dict[str, list[float]]] = {t: {"wall": [], "cpu": []} for t in ("mlflow", "none")}
         for index in range(settings.repeats):
             for tracking in samples:
@@ -93,6 +96,7 @@ def tracking_ratios(settings: Settings, workdir: Path, store: Path) -> dict[str,
                          "wall_ratio": median["mlflow"]["wall"] / median["none"]["wall"],
                          "cpu_ratio": median["mlflow"]["cpu"] / median["none"]["cpu"],
                          "cpu_s_per_trial": (median["mlflow"]["cpu"] - median["none"]["cpu"]) / trials}
+        log.info("%s: %s", case, json.dumps(results[case]))
     return results
 
 
@@ -128,6 +132,7 @@ def versus_torch(settings: Settings, workdir: Path) -> dict[str, Any]:
         samples["torch"]["wall"].append(wall)
         samples["torch"]["cpu"].append(cpu)
         samples["torch"]["best_val"].append(json.loads(out.strip().splitlines()[-1])["best_val_acc"])
+        log.info("versus torch, repeat %d: %s", index, json.dumps(samples))
     median = {n: {k: statistics.median(v) for k, v in s.items()} for n, s in samples.items()}
     return {"samples": samples, "median": median, "wall_ratio": median["ours"]["wall"] / median["torch"]["wall"],
             "best_val_gap_points": 100 * (median["torch"]["best_val"] - median["ours"]["best_val"])}
@@ -159,7 +164,10 @@ def run(settings: Settings, context: dict[str, Any]) -> ItemResult:
                         nnscratch=f"{m['mlflow']['wall']:.1f} / {m['mlflow']['cpu']:.1f} (tracked)",
                         other=f"{m['none']['wall']:.1f} / {m['none']['cpu']:.1f} (tracking=none)",
                         ratio=f"{result['wall_ratio']:.2f}x / {result['cpu_ratio']:.2f}x",
-                        note=f"target {limits[case]}; tracking {result['cpu_s_per_trial']:.2f} CPU-s per trial"))
+                        note=f"target {limits[case]}; tracking {result['cpu_s_per_trial']:.2f} CPU-s per "
+                             f"{'run' if case == 'single' else 'trial'}"))
+    if settings.cases and "versus" not in settings.cases:
+        return ItemResult(rows, details)
     if settings.torch and torch_available():
         versus = details["versus_torch"] = versus_torch(settings, workdir)
         m = versus["median"]
