@@ -101,14 +101,15 @@ def build(cfg: DictConfig, gens: nn.Generators) -> tuple[nn.MLP, nn.Optimizer, A
     return model, optimizer, schedule
 
 
-def _make_tracker(cfg: DictConfig, base_dir: str) -> Any:
+def _make_tracker(cfg: DictConfig, base_dir: str, multirun: bool) -> Any:
     from nnscratch.tracking.tracker import MLflowTracker, NoTracker
 
     if not cfg.tracking.enabled:
         return NoTracker()
     from nnscratch.tracking.store import resolve_tracking_uri
 
-    return MLflowTracker.from_config(cfg.tracking, resolve_tracking_uri(cfg.tracking.tracking_uri, base_dir))
+    return MLflowTracker.from_config(cfg.tracking, resolve_tracking_uri(cfg.tracking.tracking_uri, base_dir),
+                                     multirun=multirun)
 
 
 def _parent_run_id(cfg: DictConfig, trial: TrialLink) -> str | None:
@@ -143,7 +144,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     model, optimizer, schedule = build(cfg, gens)
     job = Job.current()
     log.info("%s on %s %s: %d parameters", model.layer_sizes, dataset.name, split.sizes(), model.n_parameters)
-    tracker = _make_tracker(cfg, job.base_dir)
+    tracker = _make_tracker(cfg, job.base_dir, job.multirun)
     trial = TrialLink.for_job(job.multirun, job.sweeper)
     with ExitStack() as stack:
         stack.enter_context(tracker.run(cfg, overrides=job.overrides, tags={**job.tags, **trial.tags()},

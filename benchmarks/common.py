@@ -29,6 +29,7 @@ class Settings:
     tta_repeats: int = 1
     tta_lr: float = 1e-4
     max_epochs: int = 20
+    cases: tuple[str, ...] = ()  # item 8's cases to run (empty: all)
     workdir: Path = field(default_factory=lambda: REPO / "benchmarks" / "results" / "work")
 
     @property

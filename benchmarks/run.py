@@ -31,6 +31,8 @@ ITEMS = {
     "5": ("tracking", "tracking overhead of train.py"),
     "6": ("sweep", "sweep throughput, 2 workers vs 1"),
     "7": ("memory", "peak memory vs working set"),
+    "8": ("sweep_tracking", "tracking cost of sweeps and of one run; vs PyTorch + Optuna's MLflowCallback "
+                            "(about 30 minutes; only with --only 8 or --all)"),
 }
 DEFAULT_ITEMS = ["1", "2", "3", "5", "6", "7"]
 
@@ -49,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tta-repeats", type=int, default=1, help="runs per framework for item 4")
     parser.add_argument("--max-epochs", type=int, default=20, help="epoch limit for item 4")
     parser.add_argument("--tta-lr", type=float, default=1e-4, help="Adam learning rate for item 4")
+    parser.add_argument("--cases", default="", help="item 8 only: comma-separated subset of small,mnist12,single,versus")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit every library to N threads (BLAS via threadpoolctl, PyTorch, nnscratch's "
                              "updates, subprocesses via the environment); default: as the machine is configured")
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--repeats must be >= 3 (figures are medians of at least 3 repeats)")
     settings = Settings(quick=args.quick, repeats=args.repeats, data=args.data or ("synthetic" if args.quick else "mnist"),
                         torch=not args.no_torch, tta_repeats=args.tta_repeats, tta_lr=args.tta_lr, max_epochs=args.max_epochs,
-                        workdir=args.out.parent / "work")
+                        workdir=args.out.parent / "work", cases=tuple(c for c in args.cases.split(",") if c))
     limits = limit_threads(args.threads, settings.torch) if args.threads else None  # kept alive for the whole run
     env = environment.collect(with_torch=settings.torch)
     env["thread_limit"] = args.threads

@@ -41,6 +41,16 @@ TARGETS = [
     Target("sweep throughput, 2 workers vs 1", "6", lambda i: i["6"]["speedup_2_workers"], 1.5, at_most=False),
     Target("peak RSS / computed working set", "7", lambda i: i["7"]["ratio"], 1.3),
     Target("float32 vs float64 test accuracy, |difference|", "2", _f32_f64_gap, 0.3, unit=" points"),
+    Target("4-trial sweep, tracked / untracked wall", "8", lambda i: i["8"]["cases"]["small"]["wall_ratio"], 1.15),
+    Target("4-trial sweep, tracked / untracked CPU", "8", lambda i: i["8"]["cases"]["small"]["cpu_ratio"], 1.15),
+    Target("12-trial full-MNIST sweep, tracked / untracked wall", "8",
+           lambda i: i["8"]["cases"]["mnist12"]["wall_ratio"], 1.10),
+    Target("one default train.py run, tracked / untracked wall", "8",
+           lambda i: i["8"]["cases"]["single"]["wall_ratio"], 1.25),
+    Target("tracked TPE sweep vs PyTorch + Optuna MLflowCallback, wall", "8",
+           lambda i: i["8"]["versus_torch"]["wall_ratio"], 0.7),
+    Target("best val accuracy, PyTorch minus ours", "8",
+           lambda i: i["8"]["versus_torch"]["best_val_gap_points"], 0.3, unit=" points"),
 ]
 
 

@@ -167,7 +167,7 @@ def test_run_artifacts_include_a_loading_confusion_matrix(page, mlflow_ui, store
     page.goto(f"{mlflow_ui}/#/experiments/{store.experiment_id}/runs/{run_id}", wait_until="load")
     page.get_by_role("tab", name="Artifacts").or_(page.get_by_text("Artifacts", exact=True)).first.click()
     close_assistant(page)
-    page.get_by_text("confusion_matrix.png", exact=True).first.click()  # at the root, next to figures/
+    page.get_by_text("confusion_matrix.png", exact=True).first.click()  # at the artifact root
     # the preview is an <img> whose blob is the artifact fetched from the server
     size = page.wait_for_function(
         """() => { const img = [...document.querySelectorAll('img')].find(

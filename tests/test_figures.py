@@ -281,16 +281,25 @@ def test_cli_regenerates_and_logs_a_runs_figures(mnist, tmp_path, capsys):
     store = sweep_store()
     run_id = store.child_ids[1]
     assert main([run_id, "--out", str(tmp_path), "--tracking-uri", store.tracking_uri]) == 0
-    expected = {"learning_curves", "confusion_matrix", "first_layer_weights", "dataset_preview",
-                "hidden_activations", "misclassified"}
-    assert {p.stem for p in tmp_path.glob("*.png")} == expected
-    assert capsys.readouterr().out.split() == [str(tmp_path / f"{n}.png") for n in
-                                               ("learning_curves", "confusion_matrix", "first_layer_weights",
-                                                "dataset_preview", "hidden_activations", "misclassified")]
-    logged = {a.path for a in MlflowClient(tracking_uri=store.tracking_uri).list_artifacts(run_id, "figures")}
-    assert {f"figures/{n}.png" for n in expected} <= logged
+    order = ("learning_curves", "confusion_matrix", "first_layer_weights", "dataset_preview", "hidden_activations",
+             "misclassified")
+    assert {p.stem for p in tmp_path.glob("*.png")} == set(order)
+    paths = ["learning_curves.png", "confusion_matrix.png", *(f"figures/{n}.png" for n in order[2:])]
+    assert capsys.readouterr().out.split() == [f"runs:/{run_id}/{p}" for p in paths]
+    client = MlflowClient(tracking_uri=store.tracking_uri)
+    logged = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "figures")}
+    assert set(paths) <= logged
     with Image.open(tmp_path / "first_layer_weights.png") as im:
         assert im.size[0] > 400
+
+
+def test_cli_logs_into_the_run_only_and_skips_what_it_has(mnist, tmp_path, monkeypatch, capsys):
+    from nnscratch.figures.__main__ import main
+    from tests.view_support import sweep_store
+
+    monkeypatch.chdir(tmp_path)
+    assert main([sweep_store().child_ids[0], "--missing", "--tracking-uri", sweep_store().tracking_uri]) == 0
+    assert capsys.readouterr().out == "" and not list(tmp_path.iterdir())  # nothing missing, no stray files
 
 
 def test_cli_reports_an_unknown_run(mnist, tmp_path, capsys):

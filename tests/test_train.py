@@ -108,11 +108,12 @@ def test_artifacts_config_evaluation_figures_checkpoint(tracked):
     assert files >= {"config/config.yaml", "config/overrides.yaml", "evaluation/confusion_matrix.csv",
                      "evaluation/confusion_matrix.json", "evaluation/per_class.csv",
                      "learning_curves.png", "confusion_matrix.png", "figures/misclassified.png",
+                     "figures/first_layer_weights.png", "figures/dataset_preview.png", "figures/hidden_activations.png",
                      "checkpoint/model.npz", "checkpoint/model.json", "checkpoint/class_names.json"}
     confusion = json.loads((local / "evaluation/confusion_matrix.json").read_text())
     assert np.sum(confusion["matrix"]) == 300 and confusion["class_names"] == [str(d) for d in range(10)]
     assert "train_size: 600" in (local / "config/config.yaml").read_text()
-    for png in local.glob("figures/*.png"):
+    for png in [*local.glob("*.png"), *local.glob("figures/*.png")]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert nn.load(local / "checkpoint/model").layer_sizes == [784, 128, 64, 10]
 

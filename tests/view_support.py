@@ -1,6 +1,7 @@
 """A small real sweep, trained once per test session and shared by the predict, serve, figures and
 browser tests: ``train.py -m`` with two learning rates on an MNIST subset, tracked in a throwaway
-SQLite MLflow store (one parent run, two child runs, each with a pyfunc model, checkpoint and figures).
+SQLite MLflow store (one parent run, two child runs, each with a pyfunc model, checkpoint and figures:
+``tracking.sweep_artifacts=full``, so every child has what only the best one gets by default).
 :func:`study_store` adds a 6-trial Optuna sweep to the same store for the browser tests.
 """
 
@@ -46,7 +47,8 @@ class SweepStore:
 def _train_sweep(root: Path) -> None:
     argv = [sys.executable, str(REPO / "train.py"), "-m", "optimizer=adam", f"lr={','.join(LEARNING_RATES)}",
             "epochs=3", "hidden_sizes=[64]", "data.train_size=8000", "data.test_size=1000", "progress=none",
-            f"tracking.experiment_name={EXPERIMENT}", f"hydra.sweep.dir={root / 'multirun'}"]
+            "tracking.sweep_artifacts=full", f"tracking.experiment_name={EXPERIMENT}",
+            f"hydra.sweep.dir={root / 'multirun'}"]
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S)

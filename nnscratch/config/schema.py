@@ -166,6 +166,7 @@ class TrackingConfig:
     log_figures: bool = True
     max_misclassified: int = 25
     animation_every: int = 0
+    sweep_artifacts: str = "light"
 
 
 @dataclass

@@ -135,6 +135,8 @@ def _check_data(cfg: DictConfig, problems: list[str]) -> None:
     _optional_count(problems, "data.test_size", data.test_size)
     _check(problems, "tracking.max_misclassified", cfg.tracking.max_misclassified,
            lambda v: v >= 0, "an integer >= 0")
+    _check(problems, "tracking.sweep_artifacts", cfg.tracking.sweep_artifacts,
+           lambda v: v in ("light", "full"), "light or full")
 
 
 def validate_config(cfg: DictConfig) -> None:

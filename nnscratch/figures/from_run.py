@@ -1,6 +1,6 @@
-"""Regenerate the figures of a logged MLflow run from its metrics, model and dataset.
+"""Draw the full figure set of a logged MLflow run from its metrics, model and dataset.
 
-Used by ``python -m nnscratch.figures RUN_ID``. The learning curves need only the run's metric
+Used by ``python -m nnscratch.figures RUN_ID`` and, for a sweep's best child, when the sweep ends. The learning curves need only the run's metric
 history; the confusion matrix uses the run's ``evaluation/confusion_matrix.json``; the weight,
 activation, preview and misclassified figures need the logged model, and the last three also the
 run's dataset (``data.*`` params), loaded through :func:`nnscratch.data.load_dataset`. A figure whose
@@ -10,6 +10,7 @@ inputs are missing is skipped with a warning rather than failing the rest.
 from __future__ import annotations
 
 import json
+import shutil
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -26,7 +27,6 @@ from nnscratch.figures import (
     hidden_activations,
     learning_curves,
     misclassified_grid,
-    save_figure,
 )
 from nnscratch.figures.network import square_shape
 
@@ -90,8 +90,11 @@ def run_dataset(params: dict[str, str]):
         return None
 
 
-def collect(run_id: str, tracking_uri: str, *, with_data: bool = True) -> RunInputs:
-    """Fetch metrics, confusion matrix, model and (optionally) dataset of ``run_id``."""
+def collect(run_id: str, tracking_uri: str, *, with_data: bool = True, dataset: object | None = None) -> RunInputs:
+    """Fetch metrics, confusion matrix, model and (optionally) dataset of ``run_id``.
+
+    ``dataset`` is used instead of loading the run's dataset when given.
+    """
     from mlflow.tracking import MlflowClient
 
     from nnscratch.model_uri import ModelNotFoundError, load_model
@@ -110,7 +113,7 @@ def collect(run_id: str, tracking_uri: str, *, with_data: bool = True) -> RunInp
     except ModelNotFoundError as exc:
         log.warning("no model for run %s: %s", run_id, exc)
     if with_data:
-        inputs.dataset = run_dataset(run.data.params)
+        inputs.dataset = dataset if dataset is not None else run_dataset(run.data.params)
     return inputs
 
 
@@ -142,23 +145,50 @@ def figure_builders(inputs: RunInputs) -> dict[str, Callable[[], Figure]]:
     return builders
 
 
-def regenerate(run_id: str, tracking_uri: str, out_dir: Path, *, log_to_run: bool = True,
-               with_data: bool = True) -> list[Path]:
-    """Draw every figure the run allows into ``out_dir`` and, if asked, log them under ``figures/``.
+def logged_figures(client, run_id: str) -> set[str]:
+    """Names of the figures the run already has (at the artifact root or under ``figures/``)."""
+    from nnscratch.tracking.artifacts import FIGURES_DIR
+
+    paths = [a.path for a in client.list_artifacts(run_id)] + [a.path for a in client.list_artifacts(run_id, FIGURES_DIR)]
+    return {Path(p).stem for p in paths if p.endswith(".png")}
+
+
+def regenerate(run_id: str, tracking_uri: str, out_dir: Path | None = None, *, log_to_run: bool = True,
+               with_data: bool = True, missing_only: bool = False, dataset: object | None = None) -> list[str]:
+    """Draw every figure the run allows and log it to the run where train.py puts it.
+
+    ``learning_curves.png`` and ``confusion_matrix.png`` go to the artifact root, the others under
+    ``figures/`` (:func:`nnscratch.tracking.artifacts.figure_path`).
+
+    Parameters
+    ----------
+    out_dir : Path, optional
+        Also keep the PNG files here (nothing is written outside the run without it).
+    log_to_run : bool
+        Log the figures to the run (False: only ``out_dir``).
+    missing_only : bool
+        Draw only the figures the run does not have yet.
+    dataset : optional
+        The run's dataset, if the caller has it loaded already.
 
     Returns
     -------
-    list of Path, the PNG files written
+    list of str, the names of the figures drawn (``misclassified``, ...)
     """
-    inputs = collect(run_id, tracking_uri, with_data=with_data)
-    written = []
-    for name, build in figure_builders(inputs).items():
-        written.append(save_figure(build(), out_dir / f"{name}.png"))
-        log.info("wrote %s", written[-1])
-    if log_to_run and written:
-        from mlflow.tracking import MlflowClient
+    from mlflow.tracking import MlflowClient
 
-        client = MlflowClient(tracking_uri=tracking_uri)
-        for path in written:
-            client.log_artifact(run_id, str(path), "figures")
-    return written
+    from nnscratch.tracking.artifacts import Staging, figure_path
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    skip = logged_figures(client, run_id) if missing_only else set()
+    inputs = collect(run_id, tracking_uri, with_data=with_data, dataset=dataset)
+    builders = {name: build for name, build in figure_builders(inputs).items() if name not in skip}
+    with Staging() as stage:
+        for name, build in builders.items():
+            stage.figure(name, build())
+            if out_dir is not None:
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(stage.root / figure_path(name), Path(out_dir) / f"{name}.png")
+        if log_to_run and builders:
+            stage.upload(client, run_id)
+    return list(builders)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from mlflow.entities import Metric
+from mlflow.entities import Metric, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import MAX_METRICS_PER_BATCH
 
@@ -56,12 +56,16 @@ class MLflowMetricsLogger:
         timestamp = int(time.time() * 1000)
         self._pending.extend(Metric(key, float(value), timestamp, step) for key, value in metrics.items())
 
-    def flush(self) -> None:
-        """Send every buffered metric now."""
+    def flush(self, tags: Mapping[str, str] | None = None) -> None:
+        """Send every buffered metric now, with ``tags`` (if any) in the last batch."""
         start = self._clock()
-        while self._pending:
-            chunk, self._pending = self._pending[:MAX_METRICS_PER_BATCH], self._pending[MAX_METRICS_PER_BATCH:]
-            self.client.log_batch(self.run_id, metrics=chunk)
+        pending_tags = [RunTag(key, value) for key, value in (tags or {}).items()]
+        while self._pending or pending_tags:
+            size = MAX_METRICS_PER_BATCH - len(pending_tags)  # a batch holds at most 1000 entities
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            last = not self._pending
+            self.client.log_batch(self.run_id, metrics=chunk, tags=pending_tags if last else [])
+            pending_tags = [] if last else pending_tags
             self.n_batches += 1
         self._last_flush_end = self._clock()
         self._last_cost = self._last_flush_end - start

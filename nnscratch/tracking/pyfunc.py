@@ -14,8 +14,10 @@ served (use ``--env-manager local`` / ``env_manager="local"``).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import ModelSignature
+from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID
+from mlflow.models import Model, ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
@@ -95,17 +98,23 @@ def pip_requirements() -> list[str]:
 
 
 def log_pyfunc_model(npz_path: Path, class_names: Sequence[str], n_features: int, *,
-                     input_example: np.ndarray | None = None, name: str = MODEL_NAME) -> Any:
-    """Log the checkpoint at ``npz_path`` as a pyfunc model of the active run; returns MLflow's ModelInfo.
+                     input_example: np.ndarray | None = None, name: str = MODEL_NAME,
+                     run_id: str | None = None) -> Any:
+    """Log the checkpoint at ``npz_path`` as a pyfunc model; returns MLflow's ModelInfo.
 
+    The model goes to run ``run_id`` (default: the active run), which may have ended already.
     ``input_example`` (a few rows of pixels) is stored with the model and shown by MLflow as the
     request format of ``mlflow models serve``.
     """
-    with tempfile.TemporaryDirectory(prefix="nnscratch-pyfunc-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="nnscratch-pyfunc-") as scratch, _experiment_of(run_id):
         names_path = Path(scratch) / "class_names.json"
         names_path.write_text(json.dumps(list(class_names)))
-        return mlflow.pyfunc.log_model(
+        # Model.log is what mlflow.pyfunc.log_model calls; it alone takes a run id
+        return Model.log(
+            None,  # artifact_path: deprecated in favour of name
             name=name,
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
             python_model=str(CODE_FILE),
             artifacts={WEIGHTS: str(npz_path), ARCHITECTURE: str(Path(npz_path).with_suffix(".json")),
                        CLASS_NAMES: str(names_path)},
@@ -114,3 +123,21 @@ def log_pyfunc_model(npz_path: Path, class_names: Sequence[str], n_features: int
             pip_requirements=pip_requirements(),
             metadata={"class_names": list(class_names), "n_features": int(n_features)},
         )
+
+
+@contextmanager
+def _experiment_of(run_id: str | None) -> Iterator[None]:
+    """Outside an active run, MLflow files a logged model under the fluent API's experiment
+    (``$MLFLOW_EXPERIMENT_ID``, else Default): point it at the experiment of ``run_id`` meanwhile."""
+    if run_id is None or mlflow.active_run() is not None:
+        yield
+        return
+    previous = os.environ.get(MLFLOW_EXPERIMENT_ID.name)
+    os.environ[MLFLOW_EXPERIMENT_ID.name] = mlflow.MlflowClient().get_run(run_id).info.experiment_id
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[MLFLOW_EXPERIMENT_ID.name]
+        else:
+            os.environ[MLFLOW_EXPERIMENT_ID.name] = previous

@@ -6,7 +6,8 @@ its id to the jobs through the environment variable :data:`PARENT_RUN_ENV` (inhe
 subprocesses) and the file :data:`PARENT_RUN_FILE` in the sweep directory (for launchers that run
 jobs elsewhere); :func:`parent_run_id` is what a job calls to find it. When the multirun ends the
 parent is closed FINISHED with a summary (child runs per status, the best child by
-``optimized_metric``). If the process exits before that (a job raised, Ctrl-C), an ``atexit`` hook
+``optimized_metric``), after the best child got the full artifact set (figures and pyfunc model,
+:mod:`~nnscratch.tracking.completion`). If the process exits before that (a job raised, Ctrl-C), an ``atexit`` hook
 closes it KILLED if a child was killed, else FAILED.
 
 This module imports mlflow only when a multirun starts, so single runs that fail validation do not
@@ -92,6 +93,11 @@ class MLflowSweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent is not None:
+            from nnscratch.tracking.completion import complete_best_child
+
+            # children record the light artifact set; the best one gets the figures and model too
+            complete_best_child(self.parent.client, self.parent.experiment_id, self.parent.run_id,
+                                self.parent.optimized_metric)
             self._close("FINISHED")
 
     def _close_abandoned(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import socket
 import subprocess
@@ -22,6 +23,7 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+@functools.lru_cache(maxsize=8)  # once per process: a sweep's worker would spawn two git commands per trial
 def git_state(repo_dir: Path) -> dict[str, str]:
     """``git.commit`` (``unknown`` outside a repository or before the first commit) and ``git.dirty``."""
     commit = _git(["rev-parse", "HEAD"], repo_dir)

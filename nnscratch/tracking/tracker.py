@@ -2,18 +2,20 @@
 
 :class:`MLflowTracker` opens the run (a child of the sweep's parent run in multiruns), logs params,
 tags, config and the dataset input at the start, per-epoch metrics in batches during :func:`fit`,
-and the evaluation, figures, checkpoint and pyfunc model at the end. :class:`NoTracker` has the same
-methods and does nothing (``tracking=none``).
+and at the end the test metrics, confusion tables, the two compared figures and the checkpoint.
+A single run also gets the other figures and the pyfunc model (the *full* set); a sweep child skips
+them unless ``tracking.sweep_artifacts=full``: the sweep's best child gets them when the multirun
+ends, any other child with :func:`nnscratch.tracking.completion.complete_run`. The tag
+``nnscratch.artifacts`` says which set a run has (``light`` or ``full``). :class:`NoTracker` has the
+same methods and does nothing (``tracking=none``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -22,6 +24,7 @@ from omegaconf import DictConfig
 
 import nnscratch
 from nnscratch.tracking import artifacts
+from nnscratch.tracking.artifacts import Staging
 from nnscratch.tracking.datasets import log_dataset
 from nnscratch.tracking.evaluation import Evaluation
 from nnscratch.tracking.metrics import MLflowMetricsLogger
@@ -55,6 +58,10 @@ class NoTracker:
         """Nothing to record."""
 
 
+ARTIFACTS_TAG = "nnscratch.artifacts"
+SWEEP_ARTIFACTS = ("light", "full")
+
+
 class MLflowTracker:
     """Records one training run in MLflow.
 
@@ -70,13 +77,21 @@ class MLflowTracker:
     animation_every : int
         Draw the decision regions every this many epochs into ``figures/training.gif``
         (0: off; it costs a forward pass over a grid per frame).
+    sweep_artifacts : {"light", "full"}
+        What a sweep child records at its end: ``light`` leaves out the pyfunc model and the figures
+        under ``figures/`` (the best child gets them when the sweep ends); ``full`` records them too.
+    multirun : bool
+        The run is a child of a Hydra multirun (``sweep_artifacts`` applies).
     """
 
     def __init__(self, tracking_uri: str, experiment_name: str, *, log_model: bool = True,
                  log_checkpoint: bool = True, log_figures: bool = True, max_misclassified: int = 25,
-                 animation_every: int = 0) -> None:
+                 animation_every: int = 0, sweep_artifacts: str = "light", multirun: bool = False) -> None:
+        if sweep_artifacts not in SWEEP_ARTIFACTS:
+            raise ValueError(f"tracking.sweep_artifacts={sweep_artifacts!r}; allowed: {', '.join(SWEEP_ARTIFACTS)}")
         self.tracking_uri, self.experiment_name = tracking_uri, experiment_name
-        self.options = {"model": log_model, "checkpoint": log_checkpoint, "figures": log_figures}
+        self.full = not multirun or sweep_artifacts == "full"
+        self.options = {"model": log_model and self.full, "checkpoint": log_checkpoint, "figures": log_figures}
         self.max_misclassified = max_misclassified
         self.client = use_store(tracking_uri)
         self.run_id: str | None = None
@@ -87,11 +102,12 @@ class MLflowTracker:
         self.recorder: Any = None
 
     @classmethod
-    def from_config(cls, tracking: DictConfig, tracking_uri: str) -> MLflowTracker:
+    def from_config(cls, tracking: DictConfig, tracking_uri: str, *, multirun: bool = False) -> MLflowTracker:
         return cls(tracking_uri, tracking.experiment_name, log_model=tracking.log_model,
                    log_checkpoint=tracking.log_checkpoint, log_figures=tracking.log_figures,
                    max_misclassified=tracking.max_misclassified,
-                   animation_every=tracking.animation_every)
+                   animation_every=tracking.animation_every,
+                   sweep_artifacts=tracking.get("sweep_artifacts", "light"), multirun=multirun)
 
     @contextmanager
     def run(self, cfg: DictConfig, *, overrides: Sequence[str] = (), run_name: str | None = None,
@@ -102,7 +118,8 @@ class MLflowTracker:
             experiment_id = self.client.get_run(parent_run_id).info.experiment_id
         else:
             experiment_id = get_or_create_experiment(self.client, self.experiment_name)
-        all_tags = {**source_tags(), "nnscratch.kind": "train", **(tags or {})}
+        all_tags = {**source_tags(), "nnscratch.kind": "train", ARTIFACTS_TAG: "full" if self.full else "light",
+                    **(tags or {})}
         with tracked_run(experiment_id, run_name=run_name, tags=all_tags, parent_run_id=parent_run_id) as run:
             self.run_id, self.experiment_id = run.info.run_id, experiment_id
             self.metrics_logger = MLflowMetricsLogger(self.client, self.run_id)
@@ -114,8 +131,8 @@ class MLflowTracker:
             try:
                 yield self.run_id
             finally:
-                self.metrics_logger.flush()  # whatever was measured before a failure or pruning
-                self._log_overhead()
+                # whatever was measured before a failure or pruning, with the overhead tags
+                self.metrics_logger.flush(tags=self._overhead_tags())
 
     def log_dataset(self, dataset: Any, sizes: Mapping[str, int]) -> None:
         """The data set as an MLflow input (name, SHA-256, source) plus ``data.*`` tags."""
@@ -138,37 +155,30 @@ class MLflowTracker:
     def log_results(self, *, model: nnscratch.MLP, history: nnscratch.History, evaluation: Evaluation,
                     class_names: Sequence[str], X_test: np.ndarray, image_shape: Sequence[int],
                     title: str = "") -> None:
-        """Test metrics, confusion tables, figures, checkpoint and pyfunc model."""
+        """Test metrics, confusion tables, figures and checkpoint in one upload; the pyfunc model."""
         assert self.metrics_logger is not None, "call inside MLflowTracker.run()"
         start = time.perf_counter()
         self.metrics_logger.log(evaluation.metrics, step=len(history))
-        self.metrics_logger.flush()
-        artifacts.log_confusion_tables(evaluation.matrix, class_names)
-        if self.options["figures"]:
-            misclassified = None if self.max_misclassified == 0 else {
-                "images": X_test, "true": evaluation.y_true, "pred": evaluation.y_pred,
-                "confidence": evaluation.proba, "class_names": list(class_names),
-                "image_shape": tuple(image_shape), "max_images": self.max_misclassified}
-            artifacts.log_figures(history.as_dict(), evaluation.matrix, class_names, misclassified, title)
-            artifacts.log_model_figures(model, X_test, evaluation.y_true, class_names, image_shape)
-        if self.recorder is not None:
-            artifacts.log_animation(self.recorder, class_names)
-        if self.options["checkpoint"] or self.options["model"]:
-            self._log_model(model, class_names, X_test)
+        with Staging() as stage, Staging() as scratch:
+            stage.evaluation(evaluation.matrix, class_names)
+            if self.options["figures"]:
+                stage.compared_figures(history.as_dict(), evaluation.matrix, class_names, title)
+                if self.full:
+                    stage.detail_figures(model, X_test, evaluation, class_names, image_shape,
+                                         self.max_misclassified)
+            if self.recorder is not None:
+                artifacts.log_animation(self.recorder, class_names, stage)
+            npz = None
+            if self.options["checkpoint"] or self.options["model"]:
+                npz = (stage if self.options["checkpoint"] else scratch).checkpoint(model, class_names)
+            stage.upload()
+            if self.options["model"]:
+                log_pyfunc_model(npz, class_names, model.layer_sizes[0], input_example=X_test[:2])
         self.seconds += time.perf_counter() - start
 
-    def _log_model(self, model: nnscratch.MLP, class_names: Sequence[str], X_test: np.ndarray) -> None:
-        with artifacts.temporary_directory() as scratch:
-            npz_path = artifacts.save_checkpoint(model, Path(scratch))
-            if self.options["checkpoint"]:
-                artifacts.log_checkpoint(npz_path)
-                mlflow.log_text(json.dumps(list(class_names)), f"{artifacts.CHECKPOINT_DIR}/class_names.json")
-            if self.options["model"]:
-                log_pyfunc_model(npz_path, class_names, model.layer_sizes[0], input_example=X_test[:2])
-
-    def _log_overhead(self) -> None:
+    def _overhead_tags(self) -> dict[str, str]:
         """Wall time spent on tracking (MLflow calls, figures, model packaging) as tags ``tracking.seconds``
         and, of it, per-epoch metric logging as ``tracking.metrics_seconds``."""
         assert self.metrics_logger is not None
-        mlflow.set_tags({"tracking.seconds": f"{self.seconds + self.metrics_logger.seconds_logging:.3f}",
-                         "tracking.metrics_seconds": f"{self.metrics_logger.seconds_logging:.3f}"})
+        return {"tracking.seconds": f"{self.seconds + self.metrics_logger.seconds_logging:.3f}",
+                "tracking.metrics_seconds": f"{self.metrics_logger.seconds_logging:.3f}"}
