@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch.tracking.store import get_or_create_experiment, redact_uri, resolve_tracking_uri
+from nnscratch.tracking.store import get_or_create_experiment, open_client, redact_uri, resolve_tracking_uri
 from nnscratch.tracking.tags import source_tags
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class ParentRun:
         search space, and is recorded in the study; a resumed study reopens its earlier parent run.
         """
         uri = resolve_tracking_uri(config.tracking.tracking_uri, os.getcwd())
-        client = MlflowClient(tracking_uri=uri)
+        client = open_client(uri)  # several workers may open a fresh store together
         study = optuna_context(config)
         run_id = _reopen(client, study.mlflow_parent() if study is not None else None)
         if run_id is None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import mlflow
+from filelock import FileLock
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,25 @@ def redact_uri(uri: str) -> str:
     return f"{scheme}://{user}:***@{location}"
 
 
+def open_client(uri: str) -> MlflowClient:
+    """A client for ``uri``; a new SQLite store's schema is created by one process at a time.
+
+    MLflow creates the tables of a fresh SQLite file when a client first opens it. Two first runs
+    starting together (the jobs of a parallel sweep) would both run that migration and one dies
+    (``table trace_info already exists``), so the first opening holds a file lock beside the
+    database; later ones find the tables and take it only briefly.
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        return MlflowClient(tracking_uri=uri)
+    with FileLock(f"{db}.lock"):
+        return MlflowClient(tracking_uri=uri)  # creates (or checks) the schema inside the lock
+
+
 def use_store(uri: str) -> MlflowClient:
     """Point the fluent MLflow API at ``uri`` and return a client for the same store."""
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    return open_client(uri)
 
 
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
