@@ -104,9 +104,11 @@ def _make_tracker(cfg: DictConfig, base_dir: str) -> Any:
 
     if not cfg.tracking.enabled:
         return NoTracker()
-    from nnscratch.tracking.store import resolve_tracking_uri
+    from nnscratch.tracking.store import check_store, resolve_tracking_uri
 
-    return MLflowTracker.from_config(cfg.tracking, resolve_tracking_uri(cfg.tracking.tracking_uri, base_dir))
+    uri = resolve_tracking_uri(cfg.tracking.tracking_uri, base_dir)
+    check_store(uri)  # seconds, not MLflow's minutes of retries, when the store is unreachable
+    return MLflowTracker.from_config(cfg.tracking, uri)
 
 
 def _parent_run_id(cfg: DictConfig, trial: TrialLink) -> str | None:

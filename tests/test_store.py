@@ -40,3 +40,65 @@ def test_several_first_runs_on_a_fresh_sqlite_store_all_succeed(tmp_path):
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("race")
     assert len(client.search_runs([experiment.experiment_id])) == n
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only file system (a tmpfs mounted ro: even root cannot write there), or skip off Linux/root."""
+    import os
+    import subprocess
+
+    target = tmp_path / "ro"
+    target.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)], capture_output=True)
+    if done.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a read-only tmpfs: {done.stderr.decode().strip()}")
+        pytest.skip("needs root and mount to make a read-only file system")
+    yield target
+    subprocess.run(["umount", str(target)], check=True)
+
+
+def test_store_check_names_the_store_and_the_fix(tmp_path, read_only_dir):
+    from nnscratch.tracking.store import StoreUnavailableError, check_store
+
+    port = _closed_port()
+    cases = {
+        f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}": f"directory {tmp_path / 'missing'} does not exist",
+        f"sqlite:///{read_only_dir / 'mlflow.db'}": f"cannot write {read_only_dir} (Read-only file system)",
+        f"http://127.0.0.1:{port}": f"MLflow tracking server http://127.0.0.1:{port} is unreachable",
+        f"postgresql+psycopg://user:secret@127.0.0.1:{port}/db": "user:***@127.0.0.1",
+    }
+    for uri, message in cases.items():
+        with pytest.raises(StoreUnavailableError, match="tracking.tracking_uri") as raised:
+            check_store(uri, timeout=2)
+        text = str(raised.value)
+        assert message in text and "\n" not in text and "secret" not in text, text
+    check_store(f"sqlite:///{tmp_path / 'mlflow.db'}")  # a writable directory passes
+    check_store(str(tmp_path / "mlruns"))
+
+
+def test_unreachable_store_fails_in_seconds_before_training(mnist, monkeypatch, tmp_path):
+    import time
+
+    import nnscratch as nn
+    from nnscratch.tracking.store import StoreUnavailableError
+    from tests.test_config import make
+
+    import train
+
+    monkeypatch.setattr(nn, "fit", lambda *a, **k: pytest.fail("training started"))
+    cfg = make("epochs=1", "data.train_size=600", "data.test_size=300", "progress=none",
+               f"tracking.tracking_uri=http://127.0.0.1:{_closed_port()}")
+    start = time.perf_counter()
+    with pytest.raises(StoreUnavailableError, match="is unreachable"):
+        train.run(cfg)
+    assert time.perf_counter() - start < 60  # MLflow's own retries took 251 s
