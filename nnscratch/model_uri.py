@@ -186,9 +186,10 @@ def resolve_models_uri(uri: str, tracking_uri: str | None) -> str:
 def run_model_uri(run_id: str, tracking_uri: str | None = None) -> str:
     """The URI of the model logged by run ``run_id``.
 
-    MLflow 3 logged models of the run come first (``models:/<model_id>``; the one named
+    MLflow 3 logged models of the run that are READY come first (``models:/<model_id>``; the one named
     ``model`` if there are several); else a run artifact directory holding a checkpoint.
     """
+    from mlflow.entities import LoggedModelStatus
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -197,9 +198,9 @@ def run_model_uri(run_id: str, tracking_uri: str | None = None) -> str:
         run = client.get_run(run_id)
     except MlflowException as exc:
         raise ModelNotFoundError(f"no run {run_id} in {client.tracking_uri}: {exc.message}") from exc
-    models = client.search_logged_models(
+    models = [m for m in client.search_logged_models(
         experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
-    )
+    ) if m.status == LoggedModelStatus.READY]  # a FAILED or PENDING model's upload did not finish
     if models:
         chosen = next((m for m in models if m.name == "model"), models[0])
         return f"models:/{chosen.model_id}"

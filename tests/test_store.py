@@ -64,7 +64,7 @@ def read_only_dir(tmp_path):
             pytest.fail(f"cannot mount a read-only tmpfs: {done.stderr.decode().strip()}")
         pytest.skip("needs root and mount to make a read-only file system")
     yield target
-    subprocess.run(["umount", str(target)], check=True)
+    subprocess.run(["umount", "--lazy", str(target)], check=True)  # MLflow may still hold the database open
 
 
 def test_store_check_names_the_store_and_the_fix(tmp_path, read_only_dir):
