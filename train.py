@@ -76,9 +76,11 @@ def _subset(X: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Gener
 
 
 def load_data(cfg: DictConfig, rng: np.random.Generator) -> tuple[Any, Split]:
-    """Load ``cfg.data`` and cut it into train/val/test as configured (subsets drawn with ``rng``)."""
+    """Load ``cfg.data``, check the config fits it, and cut it into train/val/test as configured (subsets
+    drawn with ``rng``)."""
     loader = {k: v for k, v in _plain(cfg.data).items() if k not in ("val_fraction", "train_size", "test_size")}
     dataset = hydra.utils.instantiate(loader)
+    validate_against_data(cfg, dataset)
     X, y = _subset(dataset.X_train, dataset.y_train, cfg.data.train_size, rng)
     X_train, y_train, X_val, y_val = nn.train_val_split(X, y, cfg.data.val_fraction, rng)
     X_test, y_test = _subset(dataset.X_test, dataset.y_test, cfg.data.test_size, rng)
@@ -139,7 +141,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     validate_config(cfg)
     gens = nn.make_generators(cfg.seed)
     dataset, split = load_data(cfg, gens.split)
-    validate_against_data(cfg, dataset.n_features, dataset.n_classes, dataset.name)
     model, optimizer, schedule = build(cfg, gens)
     job = Job.current()
     log.info("%s on %s %s: %d parameters", model.layer_sizes, dataset.name, split.sizes(), model.n_parameters)
@@ -159,7 +160,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         history = nn.fit(model, optimizer, split.X_train, split.y_train, epochs=cfg.fit.epochs,
                          batch_size=cfg.fit.batch_size, l2=cfg.fit.l2, schedule=schedule,
                          validation=(split.X_val, split.y_val) if len(split.y_val) else None,
-                         rng=gens.shuffle, callbacks=callbacks)
+                         rng=gens.shuffle, callbacks=callbacks, max_loss_ratio=cfg.fit.max_loss_ratio)
         evaluation = evaluate_test(model, split.X_test, split.y_test)
         tracker.log_results(model=model, history=history, evaluation=evaluation,
                             class_names=dataset.class_names, X_test=split.X_test,
