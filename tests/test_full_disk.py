@@ -2,6 +2,8 @@
 and no checkpoint is half-written (the failure is injected at a named point, deterministic)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import errno
 
 import pytest
@@ -45,9 +47,9 @@ def small_disk(tmp_path):
     """A 16 MB tmpfs (a real file system that fills up), or skip where mount is not allowed (fail under CI)."""
     import os
     import subprocess
+    import tempfile
 
-    target = tmp_path / "disk"
-    target.mkdir()
+    target = Path(tempfile.mkdtemp(prefix="nnscratch-disk-"))  # outside tmp_path, which pytest removes
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(target)], capture_output=True)
     if done.returncode != 0:
         if os.environ.get("CI"):
@@ -55,6 +57,7 @@ def small_disk(tmp_path):
         pytest.skip("needs root and mount for a small real file system")
     yield target
     subprocess.run(["umount", "--lazy", str(target)], check=True)  # MLflow may still hold the database open
+    target.rmdir()
 
 
 def test_really_full_disk_with_the_store_on_it_still_ends_the_run_failed(mnist, tmp_path_factory, small_disk,
