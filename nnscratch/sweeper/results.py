@@ -48,7 +48,10 @@ def write_results(summary: dict[str, Any], sweep_dir: Path) -> Path:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / RESULTS_FILE
     OmegaConf.save(OmegaConf.create(summary), path)
-    if "best_value" in summary:
+    if "best_value" in summary and summary["best_value"] is None:
+        log.info("No trial completed, so there are no best parameters yet; run the same command again to "
+                 "run the rest of the study")
+    elif "best_value" in summary:
         log.info("Best parameters: %s", summary["best_params"])
         log.info("Best value: %s", summary["best_value"])
     else:
