@@ -2,8 +2,6 @@
 and no checkpoint is half-written (the failure is injected at a named point, deterministic)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import errno
 
 import pytest
@@ -13,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from nnscratch.model_uri import ModelNotFoundError, run_model_uri
 from tests.mlflow_stores import new_store, runs, template_store, using
+from tests.mounts import tmpfs
 from tests.test_config import make
 
 QUICK = ["epochs=1", "data.train_size=600", "data.test_size=300", "progress=none", "tracking.log_figures=false",
@@ -43,21 +42,10 @@ def test_full_disk_while_logging_the_model_ends_the_run_failed_and_the_model_fai
 
 
 @pytest.fixture
-def small_disk(tmp_path):
-    """A 16 MB tmpfs (a real file system that fills up), or skip where mount is not allowed (fail under CI)."""
-    import os
-    import subprocess
-    import tempfile
-
-    target = Path(tempfile.mkdtemp(prefix="nnscratch-disk-"))  # outside tmp_path, which pytest removes
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(target)], capture_output=True)
-    if done.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-        pytest.skip("needs root and mount for a small real file system")
-    yield target
-    subprocess.run(["umount", "--lazy", str(target)], check=True)  # MLflow may still hold the database open
-    target.rmdir()
+def small_disk():
+    """A 16 MB tmpfs: a real file system that fills up."""
+    with tmpfs("size=16m") as target:
+        yield target
 
 
 def test_really_full_disk_with_the_store_on_it_still_ends_the_run_failed(mnist, tmp_path_factory, small_disk,

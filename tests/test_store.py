@@ -1,11 +1,11 @@
 """The MLflow store: safe first creation by several processes at once, and a fast, clear check before training."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import multiprocessing
 
 import pytest
+
+from tests.mounts import tmpfs
 
 
 def _first_run(uri: str, barrier, results) -> None:
@@ -53,21 +53,10 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def read_only_dir(tmp_path):
-    """A read-only file system (a tmpfs mounted ro: even root cannot write there), or skip off Linux/root."""
-    import os
-    import subprocess
-    import tempfile
-
-    target = Path(tempfile.mkdtemp(prefix="nnscratch-ro-"))  # outside tmp_path, which pytest removes
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)], capture_output=True)
-    if done.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a read-only tmpfs: {done.stderr.decode().strip()}")
-        pytest.skip("needs root and mount to make a read-only file system")
-    yield target
-    subprocess.run(["umount", "--lazy", str(target)], check=True)  # MLflow may still hold the database open
-    target.rmdir()
+def read_only_dir():
+    """A read-only file system (even root cannot write there)."""
+    with tmpfs("ro,size=1m") as target:
+        yield target
 
 
 def test_store_check_names_the_store_and_the_fix(tmp_path, read_only_dir):
