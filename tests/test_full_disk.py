@@ -72,5 +72,6 @@ def test_really_full_disk_with_the_store_on_it_still_ends_the_run_failed(mnist, 
     (small_disk / "ballast").unlink()
     (record,) = runs(uri, "full").to_dict("records")
     assert record["status"] == "FAILED" and "full" in record["tags.error.message"]
+    assert "No space left on device" in record["tags.error.cause"]  # what started it, whatever failed after
     client = MlflowClient(tracking_uri=uri)
     assert [m.status for m in client.search_logged_models([record["experiment_id"]])] == [LoggedModelStatus.FAILED]

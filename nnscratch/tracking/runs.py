@@ -26,14 +26,27 @@ def outcome(exc: BaseException) -> tuple[str, dict[str, str]]:
 
     Ctrl-C (and ``SystemExit``) -> ``KILLED``; an Optuna ``TrialPruned`` -> ``FINISHED`` with tag
     ``trial_state=PRUNED`` (pruning is a normal end, not an error); anything else -> ``FAILED`` with
-    the exception type and message as ``error.type`` / ``error.message``.
+    the exception type and message as ``error.type`` / ``error.message``, and as ``error.cause`` the
+    first exception of the chain when it was raised while handling another.
     """
     error_tags = {"error.type": type(exc).__name__, "error.message": str(exc)[:MAX_ERROR_LENGTH]}
+    cause = first_cause(exc)
+    if cause is not exc:  # e.g. the store's own write failing while MLflow handled a full disk
+        error_tags["error.cause"] = f"{type(cause).__name__}: {cause}"[:MAX_ERROR_LENGTH]
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return RunStatus.to_string(RunStatus.KILLED), error_tags
     if type(exc).__name__ == "TrialPruned":
         return RunStatus.to_string(RunStatus.FINISHED), {"trial_state": "PRUNED"}
     return RunStatus.to_string(RunStatus.FAILED), error_tags
+
+
+def first_cause(exc: BaseException) -> BaseException:
+    """The exception that started a chain of exceptions raised while handling one another."""
+    seen = {id(exc)}
+    while (earlier := exc.__context__ or exc.__cause__) is not None and id(earlier) not in seen:
+        exc = earlier
+        seen.add(id(exc))
+    return exc
 
 
 @contextmanager
