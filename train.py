@@ -78,9 +78,11 @@ def _subset(X: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Gener
 
 
 def load_data(cfg: DictConfig, rng: np.random.Generator) -> tuple[Any, Split]:
-    """Load ``cfg.data`` and cut it into train/val/test as configured (subsets drawn with ``rng``)."""
+    """Load ``cfg.data``, check the config fits it, and cut it into train/val/test as configured (subsets
+    drawn with ``rng``)."""
     loader = {k: v for k, v in _plain(cfg.data).items() if k not in ("val_fraction", "train_size", "test_size")}
     dataset = hydra.utils.instantiate(loader)
+    validate_against_data(cfg, dataset)
     X, y = _subset(dataset.X_train, dataset.y_train, cfg.data.train_size, rng)
     X_train, y_train, X_val, y_val = nn.train_val_split(X, y, cfg.data.val_fraction, rng)
     X_test, y_test = _subset(dataset.X_test, dataset.y_test, cfg.data.test_size, rng)
@@ -106,10 +108,11 @@ def _make_tracker(cfg: DictConfig, base_dir: str, multirun: bool) -> Any:
 
     if not cfg.tracking.enabled:
         return NoTracker()
-    from nnscratch.tracking.store import resolve_tracking_uri
+    from nnscratch.tracking.store import check_store, resolve_tracking_uri
 
-    return MLflowTracker.from_config(cfg.tracking, resolve_tracking_uri(cfg.tracking.tracking_uri, base_dir),
-                                     multirun=multirun)
+    uri = resolve_tracking_uri(cfg.tracking.tracking_uri, base_dir)
+    check_store(uri)  # seconds, not MLflow's minutes of retries, when the store is unreachable
+    return MLflowTracker.from_config(cfg.tracking, uri, multirun=multirun)
 
 
 def _parent_run_id(cfg: DictConfig, trial: TrialLink) -> str | None:
@@ -140,7 +143,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     validate_config(cfg)
     gens = nn.make_generators(cfg.seed)
     dataset, split = load_data(cfg, gens.split)
-    validate_against_data(cfg, dataset.n_features, dataset.n_classes, dataset.name)
     model, optimizer, schedule = build(cfg, gens)
     job = Job.current()
     log.info("%s on %s %s: %d parameters", model.layer_sizes, dataset.name, split.sizes(), model.n_parameters)
@@ -160,7 +162,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         history = nn.fit(model, optimizer, split.X_train, split.y_train, epochs=cfg.fit.epochs,
                          batch_size=cfg.fit.batch_size, l2=cfg.fit.l2, schedule=schedule,
                          validation=(split.X_val, split.y_val) if len(split.y_val) else None,
-                         rng=gens.shuffle, callbacks=callbacks)
+                         rng=gens.shuffle, callbacks=callbacks, max_loss_ratio=cfg.fit.max_loss_ratio)
         if cfg.tracking.enabled:
             stack.enter_context(announce_if_slow("recording test metrics, figures, checkpoint and model in MLflow",
                                                  prefix=f"[{job.label}] " if job.label else ""))

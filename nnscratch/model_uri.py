@@ -19,12 +19,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nnscratch as nn
+from nnscratch.checkpoint import CheckpointError
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "nnscratch.mlp"
 CLASS_NAMES_FILE = "class_names.json"
 
 
@@ -41,74 +42,97 @@ class LoadedModel:
     source: str
 
 
-def is_checkpoint_json(path: Path) -> bool:
-    """True when ``path`` is an ``nnscratch.save`` metadata file with its ``.npz`` beside it."""
-    if path.suffix != ".json" or not path.with_suffix(".npz").is_file():
-        return False
-    try:
-        return json.loads(path.read_text()).get("format") == CHECKPOINT_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+#: Where a checkpoint sits inside a model directory: MLflow's pyfunc layout, run artifacts, or the directory.
+CHECKPOINT_SUBDIRS = ("artifacts", "checkpoint", "")
 
 
 def find_checkpoint(directory: Path) -> Path:
-    """The one checkpoint (its ``.json``) under ``directory``, searched recursively.
+    """The checkpoint (its ``.json``) of a model directory: ``artifacts/`` of an MLflow model, ``checkpoint/``
+    of downloaded run artifacts, or the directory itself. Nothing deeper is searched.
 
     Raises
     ------
     ModelNotFoundError
-        If there is none, or more than one.
+        If there is none, or more than one in the same place.
     """
-    found = sorted(p for p in directory.rglob("*.json") if is_checkpoint_json(p))
-    if not found:
-        raise ModelNotFoundError(f"no nnscratch checkpoint (.npz + .json) under {directory}")
-    if len(found) > 1:
-        names = ", ".join(str(p.relative_to(directory)) for p in found)
-        raise ModelNotFoundError(f"several checkpoints under {directory}: {names}")
-    return found[0]
+    for sub in CHECKPOINT_SUBDIRS:
+        place = directory / sub
+        found = sorted(p for p in place.glob("*.json") if p.with_suffix(".npz").is_file()) if place.is_dir() else []
+        if len(found) > 1:
+            names = ", ".join(str(p.relative_to(directory)) for p in found)
+            raise ModelNotFoundError(f"several checkpoints in {place}: {names}; name one of them")
+        if found:
+            return found[0]
+    places = ", ".join(str(directory / sub) for sub in CHECKPOINT_SUBDIRS)
+    raise ModelNotFoundError(f"no nnscratch checkpoint (.npz + .json) in {places}")
 
 
-def class_names_near(checkpoint_json: Path, root: Path, n_classes: int) -> list[str]:
+def checkpoint_class_names(checkpoint_json: Path, n_classes: int) -> list[str]:
     """Class labels stored with a model, else ``"0" .. "C-1"``.
 
-    Looked for, in order: ``class_names`` in the checkpoint's JSON, a ``class_names.json`` list
-    anywhere under ``root``, ``metadata.class_names`` in an MLflow ``MLmodel`` file under ``root``.
+    Only the checkpoint's own files are read, in order: ``class_names`` in its JSON, ``class_names.json``
+    beside it, ``metadata.class_names`` in the ``MLmodel`` of the MLflow model it belongs to (when it sits
+    in that model's ``artifacts/``).
+
+    Raises
+    ------
+    CheckpointError
+        One of those files is malformed or lists a different number of classes; the message names it.
     """
-    candidates = [json.loads(checkpoint_json.read_text()).get("class_names")]
-    candidates += [json.loads(p.read_text()) for p in sorted(root.rglob(CLASS_NAMES_FILE))]
-    candidates += [_mlmodel_class_names(p) for p in sorted(root.rglob("MLmodel"))]
-    for names in candidates:
-        if isinstance(names, list) and len(names) == n_classes:
-            return [str(n) for n in names]
+    candidates = [(checkpoint_json, _read_json(checkpoint_json).get("class_names"))]
+    beside = checkpoint_json.with_name(CLASS_NAMES_FILE)
+    if beside.is_file():
+        candidates.append((beside, _read_json(beside)))
+    mlmodel = checkpoint_json.parent.parent / "MLmodel"
+    if checkpoint_json.parent.name == "artifacts" and mlmodel.is_file():
+        candidates.append((mlmodel, _mlmodel_class_names(mlmodel)))
+    for source, names in candidates:
+        if names is None:
+            continue
+        if not isinstance(names, list) or len(names) != n_classes:
+            raise CheckpointError(f"{source}: class names must be a list of {n_classes} labels (the model's "
+                                  f"classes), found {names!r:.200}")
+        return [str(n) for n in names]
     return [str(i) for i in range(n_classes)]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from None
 
 
 def _mlmodel_class_names(path: Path) -> list | None:
     import yaml  # comes with mlflow, the only producer of MLmodel files
 
-    meta = (yaml.safe_load(path.read_text()) or {}).get("metadata") or {}
-    return meta.get("class_names")
+    try:
+        meta = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise CheckpointError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    return ((meta.get("metadata") or {}) if isinstance(meta, dict) else {}).get("class_names")
 
 
 def load_local(path: str | os.PathLike[str], source: str | None = None) -> LoadedModel:
-    """Load a checkpoint file/base path, or the checkpoint inside a directory.
+    """Load a checkpoint file/base path, or the checkpoint of a model directory (see :func:`find_checkpoint`).
 
     Raises
     ------
     ModelNotFoundError
         If nothing loadable is there.
+    CheckpointError
+        The checkpoint or its class names are malformed (the message names the file).
     """
     p = Path(path)
     if p.is_dir():
-        root, checkpoint = p, find_checkpoint(p)
+        checkpoint = find_checkpoint(p)
     else:
         base = p.with_suffix("") if p.suffix in (".npz", ".json") else p
         checkpoint = base.with_name(base.name + ".json")
-        root = checkpoint.parent
-        if not is_checkpoint_json(checkpoint):
+        if not (checkpoint.is_file() and checkpoint.with_suffix(".npz").is_file()):
             raise ModelNotFoundError(f"no nnscratch checkpoint at {path} (need {base}.npz and {base}.json)")
     model = nn.load(checkpoint)
-    names = class_names_near(checkpoint, root, model.n_classes)
+    names = checkpoint_class_names(checkpoint, model.n_classes)
     return LoadedModel(model, names, source or str(path))
 
 
@@ -162,9 +186,10 @@ def resolve_models_uri(uri: str, tracking_uri: str | None) -> str:
 def run_model_uri(run_id: str, tracking_uri: str | None = None) -> str:
     """The URI of the model logged by run ``run_id``.
 
-    MLflow 3 logged models of the run come first (``models:/<model_id>``; the one named
+    MLflow 3 logged models of the run that are READY come first (``models:/<model_id>``; the one named
     ``model`` if there are several); else a run artifact directory holding a checkpoint.
     """
+    from mlflow.entities import LoggedModelStatus
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -173,9 +198,9 @@ def run_model_uri(run_id: str, tracking_uri: str | None = None) -> str:
         run = client.get_run(run_id)
     except MlflowException as exc:
         raise ModelNotFoundError(f"no run {run_id} in {client.tracking_uri}: {exc.message}") from exc
-    models = client.search_logged_models(
+    models = [m for m in client.search_logged_models(
         experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
-    )
+    ) if m.status == LoggedModelStatus.READY]  # a FAILED or PENDING model's upload did not finish
     if models:
         chosen = next((m for m in models if m.name == "model"), models[0])
         return f"models:/{chosen.model_id}"

@@ -45,6 +45,15 @@ class _Workspace:
     kept: list[np.ndarray] = field(default_factory=list)  # hidden outputs before dropout, if backward needs them
 
 
+def parameter_shapes(layer_sizes: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    """``{"dense1.W": (n_in, n_out), ..., "dense1.b": (n_out,), ...}`` of an MLP with these layer sizes."""
+    # weights first, then biases: L2 then touches one contiguous slice
+    pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
+    shapes = {f"dense{i}.W": (n_in, n_out) for i, (n_in, n_out) in enumerate(pairs, 1)}
+    shapes.update({f"dense{i}.b": (n_out,) for i, (_, n_out) in enumerate(pairs, 1)})
+    return shapes
+
+
 class MLP:
     """Fully connected network ``input -> hidden... -> output`` with batch-first arrays.
 
@@ -86,7 +95,7 @@ class MLP:
         self.dtype = check_dtype(dtype)
         self.output_loss: Loss = loss_for_outputs(self.layer_sizes[-1])
         self.dropout_rng = dropout_rng if dropout_rng is not None else np.random.default_rng()
-        self.params = ParameterBuffer(self._shapes(), self.dtype)
+        self.params = ParameterBuffer(parameter_shapes(self.layer_sizes), self.dtype)
         self._initialize(get_initializer(init), rng if rng is not None else np.random.default_rng())
         self._workspaces: dict[int, _Workspace] = {}
         self._layers = self._layer_views()
@@ -148,13 +157,6 @@ class MLP:
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.layer_sizes))
         return f"MLP({sizes}, activation={self.activation_name}, keep_prob={self.keep_prob}, dtype={self.dtype.name})"
-
-    def _shapes(self) -> dict[str, tuple[int, ...]]:
-        # weights first, then biases: L2 then touches one contiguous slice
-        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
-        shapes = {f"dense{i}.W": (n_in, n_out) for i, (n_in, n_out) in enumerate(pairs, 1)}
-        shapes.update({f"dense{i}.b": (n_out,) for i, (_, n_out) in enumerate(pairs, 1)})
-        return shapes
 
     def _initialize(self, initializer: Any, rng: np.random.Generator) -> None:
         for name in self.weight_names():

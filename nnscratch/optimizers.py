@@ -15,6 +15,7 @@ costs nothing there and helps everywhere else.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 from abc import ABC, abstractmethod
@@ -31,18 +32,16 @@ from .parameters import ParameterBuffer
 BLOCK = 1 << 16
 #: Spans with at least this many elements are updated by several threads.
 PARALLEL_MIN = 1 << 20
-#: Steps between two flushes of negligible parameters and state to zero (see
-#: :meth:`Optimizer.flush_to_zero`); one flush of the deep net costs about a step's Adam update.
+#: Steps between two flushes of parameters heading to zero (see :meth:`Optimizer.update_span`); a
+#: flush step costs about one more elementwise pass over the parameters.
 FLUSH_EVERY = 100
-#: Per dtype, the magnitude below which :meth:`Optimizer.flush_to_zero` zeroes parameters and
-#: gradient-sized state (state that scales as a squared gradient: below its square). Other dtypes
-#: flush subnormals only. 2**-50 is 2**27 below float32's resolution at 1, so no sum of normal-sized
-#: terms can feel such a weight; it sits above the weights whose L2 gradient (decay * w, decay
-#: ~1e-4) squares to a subnormal inside Adam's update.
+#: Per dtype, the magnitude below which a parameter that its update moves toward 0 is set to 0 (other
+#: dtypes: below the smallest normal number). 2**-50 is 2**27 below float32's resolution at 1 and
+#: above the weights whose L2 gradient (decay * w, decay ~1e-4) squares to a subnormal in Adam.
 FLUSH_BELOW = {np.dtype(np.float32): 2.0**-50}
 
-# (values, grads, state, tmp, decayed): views of one block, plus the owning thread's scratch
-_Block = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]
+# (values, grads, state, tmp, decayed, previous): views of one block, plus the owning thread's scratch
+_Block = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]
 
 
 def update_threads() -> int:
@@ -77,8 +76,11 @@ class Optimizer(ABC):
     """
 
     state_names: tuple[str, ...] = ()
-    #: State that scales as a squared gradient (flushed below the square of the threshold).
+    #: State that scales as a squared gradient and enters the update as ``sqrt(state) + eps``.
     squared_state: tuple[str, ...] = ()
+    #: Whether a weight heading to 0 is flushed below :data:`FLUSH_BELOW` (else only when subnormal):
+    #: true where such a weight keeps shrinking once it is that small (see :meth:`_flush`).
+    flushes_normal_values = True
 
     def __init__(self, lr: float) -> None:
         self.lr = float(check_range("lr", lr, low=0.0))
@@ -87,6 +89,7 @@ class Optimizer(ABC):
         self._buffer: ParameterBuffer | None = None
         self._plans: dict[tuple[int, int], list[list[_Block]]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._flushing = False
 
     def step(self, params: ParameterBuffer) -> None:
         """Apply one update to ``params.data`` from ``params.grad``."""
@@ -97,41 +100,56 @@ class Optimizer(ABC):
         """Start a step on ``params``: count it and prepare its step-dependent constants."""
         if self._buffer is not params:
             self._bind(params)
-        if self.steps % FLUSH_EVERY == 0 and self.steps:
-            self.flush_to_zero()
+        self._flushing = self.steps % FLUSH_EVERY == 0 and self.steps > 0
         self.steps += 1
         self._prepare_step()
 
-    def flush_to_zero(self) -> None:
-        """Set parameters and state too small to matter to 0: below :data:`FLUSH_BELOW` of the dtype
-        (its square for :attr:`squared_state`), and always below the smallest normal number.
+    def _flush(self, values: np.ndarray, previous: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        """After a block's update: zero what is on its way to 0 and what cannot change any result.
 
-        A weight whose only gradient is the L2 term (it leaves a ReLU unit that never fires, or a
-        pixel that is always 0) collapses toward 0 under Adam and RMSprop and ends subnormal, because
-        its update underflows. CPUs multiply subnormals through a slow microcode path: measured
-        here, a 256x2500 @ 2500x2000 product with half its weights subnormal took 1.77 s instead of
-        57 ms. On its way down such a weight also makes Adam's ``g * g`` subnormal (13x slower per
-        operation). With subnormals alone flushed, the deep8 net's epochs still crept from 42 s to
-        58 s over 12 epochs; with :data:`FLUSH_BELOW` they stayed at 42-46 s with the same losses
-        to five digits (``python -m benchmarks.flush_creep``). Zeroing them, as a CPU's
-        flush-to-zero mode would, keeps such weights at exactly 0 (zero gradient, zero moments,
-        zero update). Called every :data:`FLUSH_EVERY` steps.
+        A weight whose only gradient is the L2 term (from a pixel that is always 0, or into a ReLU unit
+        that never fires) shrinks toward 0 and, with IEEE arithmetic, ends *subnormal*. CPUs multiply
+        subnormals through a slow microcode path: measured here, a 256x2500 @ 2500x2000 product with half
+        its weights subnormal took 1.77 s instead of 57 ms, and on its way down such a weight makes Adam's
+        ``g * g`` subnormal too (13x slower per operation); the deep8 net's epochs crept from 42 s to 150 s
+        (``python -m benchmarks.flush_creep``). So, every :data:`FLUSH_EVERY` steps:
+
+        * a parameter that this update moved toward 0 without crossing it is set to 0 with its first
+          moments once it is below :data:`FLUSH_BELOW` (:attr:`flushes_normal_values`: SGD, momentum and
+          Adam, whose long second-moment memory keeps such a weight shrinking), else once it is subnormal
+          (RMSprop). 0 is where it is going, and there it stays (zero gradient, zero update). A weight the
+          update pushes back out is left alone: RMSprop's step, normalised over ~10 steps, does that to
+          an L2-only weight passing near 0, and zeroing it at 2**-50 pinned it at 0 for good (11,284
+          weights of a 784-256-128-10 net in 2 epochs, largest weight difference 0.129);
+        * a squared-gradient state below ``(eps * resolution / 4) ** 2`` is set to 0: ``sqrt(v) + eps``
+          rounds to the same value either way, so no result changes.
         """
-        if self._buffer is None:
-            return
+        magnitude, reference = np.abs(values), np.abs(previous)
+        heading = magnitude < self._flush_below
+        heading &= magnitude <= reference
+        heading &= np.signbit(values) == np.signbit(previous)
+        np.copyto(values, 0, where=heading)
+        for name, part in state.items():
+            if name in self.squared_state:
+                np.copyto(part, 0, where=np.abs(part) < self._negligible_square)
+            else:
+                np.copyto(part, 0, where=heading)
+
+    @property
+    def _flush_below(self) -> float:
         dtype = self._buffer.dtype
         tiny = float(np.finfo(dtype).tiny)
-        limit = max(FLUSH_BELOW.get(dtype, 0.0), tiny)
-        magnitude = np.empty(min(BLOCK, self._buffer.size), dtype)
-        small = np.empty(magnitude.shape, bool)
-        for name, flat in (("", self._buffer.data), *self._state.items()):
-            below = dtype.type(max(limit * limit, tiny) if name in self.squared_state else limit)
-            for start in range(0, flat.size, BLOCK):
-                part = flat[start:start + BLOCK]
-                n = len(part)
-                np.abs(part, out=magnitude[:n])
-                np.less(magnitude[:n], below, out=small[:n])
-                np.copyto(part, 0, where=small[:n])
+        return max(FLUSH_BELOW.get(dtype, 0.0), tiny) if self.flushes_normal_values else tiny
+
+    @property
+    def _negligible_square(self) -> float:
+        """Squared-gradient state below this leaves ``sqrt(state) + eps`` unchanged (at least subnormals)."""
+        info = np.finfo(self._buffer.dtype)
+        return max(float(info.tiny), (self._smallest_eps() * float(info.eps) / 4) ** 2)
+
+    def _smallest_eps(self) -> float:
+        """The smallest ``eps`` added to ``sqrt`` of :attr:`squared_state` in any step (0: none)."""
+        return 0.0
 
     def update_span(self, start: int, stop: int, decay: float = 0.0) -> None:
         """Update the flat parameters ``[start, stop)`` for the step begun by :meth:`begin_step`.
@@ -152,15 +170,18 @@ class Optimizer(ABC):
             future.result()
 
     def _run(self, blocks: list[_Block], decay: float) -> None:
-        update = self._update
-        if decay:
-            for values, grads, state, tmp, decayed in blocks:
+        update, flushing = self._update, self._flushing
+        for values, grads, state, tmp, decayed, previous in blocks:
+            if flushing:
+                np.copyto(previous, values)
+            if decay:
                 np.multiply(values, decay, out=decayed)
                 decayed += grads
                 update(values, decayed, state, tmp)
-        else:
-            for values, grads, state, tmp, _ in blocks:
+            else:
                 update(values, grads, state, tmp)
+            if flushing:
+                self._flush(values, previous, state)
 
     def _prepare_step(self) -> None:
         """Hook: compute constants of the current step (e.g. Adam's bias corrections)."""
@@ -211,15 +232,16 @@ class Optimizer(ABC):
         dtype = self._buffer.dtype
         parts = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            tmp, decayed = np.empty(min(BLOCK, hi - lo), dtype), np.empty(min(BLOCK, hi - lo), dtype)
-            parts.append([self._block(s, min(s + BLOCK, hi), tmp, decayed) for s in range(lo, hi, BLOCK)])
+            scratch = [np.empty(min(BLOCK, hi - lo), dtype) for _ in range(3)]  # tmp, decayed, previous
+            parts.append([self._block(s, min(s + BLOCK, hi), scratch) for s in range(lo, hi, BLOCK)])
         return parts
 
-    def _block(self, lo: int, hi: int, tmp: np.ndarray, decayed: np.ndarray) -> _Block:
+    def _block(self, lo: int, hi: int, scratch: list[np.ndarray]) -> _Block:
         buffer = self._buffer
         assert buffer is not None
         state = {name: flat[lo:hi] for name, flat in self._state.items()}
-        return buffer.data[lo:hi], buffer.grad[lo:hi], state, tmp[: hi - lo], decayed[: hi - lo]
+        tmp, decayed, previous = (part[: hi - lo] for part in scratch)
+        return buffer.data[lo:hi], buffer.grad[lo:hi], state, tmp, decayed, previous
 
     def _start_pool(self, workers: int) -> ThreadPoolExecutor:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nnscratch-update")
@@ -275,6 +297,8 @@ class RMSprop(Optimizer):
 
     state_names = ("square_avg",)
     squared_state = ("square_avg",)
+    # its step is normalised by a ~1/(1 - rho)-step memory: an L2-only weight near 0 is pushed back out
+    flushes_normal_values = False
 
     def __init__(self, lr: float, rho: float = 0.9, eps: float = 1e-8) -> None:
         super().__init__(lr)
@@ -283,6 +307,9 @@ class RMSprop(Optimizer):
 
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "rho": self.rho, "eps": self.eps}
+
+    def _smallest_eps(self) -> float:
+        return self.eps
 
     def _update(self, values: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray], tmp: np.ndarray) -> None:
         square_avg = state["square_avg"]
@@ -312,6 +339,9 @@ class Adam(Optimizer):
 
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def _smallest_eps(self) -> float:
+        return self.eps * math.sqrt(1 - self.beta2)  # eps_hat at step 1; it only grows after
 
     def _prepare_step(self) -> None:
         # bias corrections depend only on the step count: fold them into two scalars per step

@@ -9,7 +9,9 @@ IMAGE may be a file (PNG, JPEG, ... any size, light or dark background), a direc
 or a glob pattern. Each image is converted the way MNIST was made
 (:mod:`nnscratch.images`), then one line per image gives the predicted label and the
 top-3 probabilities. An unreadable image gets an error line on stderr and the others
-still run; the exit status is then 1 (2 when the model cannot be loaded).
+still run; the exit status is then 1. When the model cannot be loaded (nothing there, a
+malformed or inconsistent checkpoint, class names or MLmodel file), one line naming the file
+goes to stderr and the exit status is 2.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         loaded = load_model(args.model, run_id=args.run, tracking_uri=args.tracking_uri)
     except (ModelNotFoundError, ValueError, OSError) as exc:
-        print(f"error: cannot load the model: {exc}", file=sys.stderr)
+        print(f"error: cannot load the model: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     paths = expand_image_args(args.images)
     predictions, errors = classify(loaded, paths, k=args.top)

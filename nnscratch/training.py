@@ -19,14 +19,45 @@ class StopTraining(Exception):
     """Raised by a callback to end training after the current epoch, keeping the history."""
 
 
-class DivergedError(RuntimeError):
-    """Training produced a non-finite loss."""
+#: Default of ``fit(max_loss_ratio=...)``: an epoch's loss this many times above the chance-level loss, or
+#: above the first epoch's loss, is divergence.
+MAX_LOSS_RATIO = 10.0
 
-    def __init__(self, epoch: int, metric: str, value: float) -> None:
+
+class DivergedError(RuntimeError):
+    """Training produced a non-finite loss, or a runaway one (see ``fit(max_loss_ratio=...)``)."""
+
+    def __init__(self, epoch: int, metric: str, value: float, reason: str = "") -> None:
         super().__init__(
-            f"training diverged at epoch {epoch}: {metric} = {value}; try a smaller lr or a different init"
+            f"training diverged at epoch {epoch}: {metric} = {value:.4g}{f' {reason}' if reason else ''}; "
+            f"try a smaller lr or a different init"
         )
         self.epoch, self.metric, self.value = epoch, metric, value
+
+
+class _RunawayCheck:
+    """Divergence by a finite but runaway epoch loss (data loss, without the L2 term).
+
+    The loss must stay below ``ratio`` times the chance-level loss ``ln(n_classes)`` (what predicting every
+    class as equally likely scores) and, from the second epoch on, ``ratio`` times the first epoch's loss.
+    """
+
+    def __init__(self, ratio: float | None, n_classes: int) -> None:
+        self.ratio, self.chance = ratio, math.log(max(n_classes, 2))
+        self.first: float | None = None
+
+    def __call__(self, epoch: int, loss: float) -> None:
+        if self.ratio is None:
+            return
+        bounds = [(self.ratio * self.chance, f"the chance-level loss ln({math.exp(self.chance):.0f}) = "
+                                             f"{self.chance:.3g}")]
+        if self.first is not None:
+            bounds.append((self.ratio * self.first, f"the first epoch's {self.first:.4g}"))
+        for bound, what in sorted(bounds):  # the tighter bound gives the reason
+            if loss > bound:
+                raise DivergedError(epoch, "train/loss", loss,
+                                    f"(data loss, without L2) is over {self.ratio:g} x {what} (max_loss_ratio)")
+        self.first = loss if self.first is None else self.first
 
 
 class Callback(Protocol):
@@ -77,13 +108,19 @@ def fit(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     rng: np.random.Generator | None = None,
     callbacks: Sequence[Any] = (),
+    max_loss_ratio: float | None = MAX_LOSS_RATIO,
 ) -> History:
     """Train ``model`` on (X (n, features), y (n,)) and return its :class:`History`.
 
     ``batch_size=None`` trains full-batch. Examples are reshuffled every epoch with ``rng``.
-    Raises :class:`DivergedError` as soon as a batch loss is not finite.
+    Raises :class:`DivergedError` as soon as a batch loss is not finite, and after an epoch whose
+    loss (without the L2 term) exceeds ``max_loss_ratio`` times the chance-level loss ``ln(C)`` or
+    the first epoch's loss (``None``: only non-finite losses count).
     """
     _check_fit_arguments(model, X, y, epochs, batch_size, l2, validation)
+    if max_loss_ratio is not None and not max_loss_ratio > 1:
+        raise ValueError(f"max_loss_ratio={max_loss_ratio!r} is out of range; allowed: > 1 or None")
+    runaway = _RunawayCheck(max_loss_ratio, model.n_classes)
     schedule = schedule or Constant()
     rng = rng if rng is not None else np.random.default_rng()
     base_lr, history = optimizer.lr, History()
@@ -93,7 +130,8 @@ def fit(
         optimizer.lr = schedule(base_lr, epoch - 1)
         # overflow on the way to a non-finite loss is reported once, as DivergedError, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            metrics = _train_epoch(model, optimizer, batches, l2, rng, epoch)
+            metrics, data_loss = _train_epoch(model, optimizer, batches, l2, rng, epoch)
+        runaway(epoch, data_loss)
         if validation is not None:
             metrics.update({f"val/{k}": v for k, v in evaluate(model, *validation).items()})
         history.append(metrics)
@@ -108,7 +146,7 @@ def fit(
 
 def _train_epoch(
     model: MLP, optimizer: Optimizer, batches: _Batches, l2: float, rng: np.random.Generator, epoch: int
-) -> dict[str, float]:
+) -> tuple[dict[str, float], float]:
     start = time.perf_counter()
     total_loss, correct = 0.0, 0
     step = _step_function(model, optimizer, l2)
@@ -125,7 +163,7 @@ def _train_epoch(
         "train/acc": correct / n,
         "lr": optimizer.lr,
         "epoch_time": time.perf_counter() - start,
-    }
+    }, total_loss / n
 
 
 def _step_function(model: MLP, optimizer: Optimizer, l2: float) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]]:

@@ -171,3 +171,37 @@ def test_overwriting_a_checkpoint_replaces_it(saved):
     model, X, _ = trained("float32", nn.Adam(0.05))
     nn.save(model, saved)
     np.testing.assert_array_equal(nn.load(saved).forward(X), model.forward(X))
+
+
+def test_checkpoint_files_get_the_umask_permissions_and_are_fsynced(saved, monkeypatch):
+    import os
+    import stat
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    old = os.umask(0o022)
+    try:
+        model, _, _ = trained("float32", nn.SGD(0.1))
+        nn.save(model, saved)
+    finally:
+        os.umask(old)
+    for suffix in (".npz", ".json"):
+        assert stat.S_IMODE(saved.with_suffix(suffix).stat().st_mode) == 0o644
+    assert len(synced) >= 2  # each file before its rename (and the directory after)
+
+
+def test_full_disk_during_save_leaves_nothing_half_written(saved, monkeypatch):
+    import errno
+
+    before = {p.name: p.read_bytes() for p in saved.parent.iterdir()}
+
+    def disk_full(handle, **arrays):
+        handle.write(b"PK\x03\x04")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", disk_full)
+    model, _, _ = trained("float32", nn.SGD(0.1))
+    with pytest.raises(OSError, match="No space left"):
+        nn.save(model, saved)
+    assert {p.name: p.read_bytes() for p in saved.parent.iterdir()} == before

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -36,11 +37,20 @@ def plain(node: DictConfig) -> dict:
     return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
 
 
+DATA_SIZES = {"mnist": (60000, 10000), "fashion_mnist": (60000, 10000), "binary_mnist": (12665, 2115)}
+
+
+def stand_in(name: str) -> SimpleNamespace:
+    """What validate_against_data reads of a loaded data set, without loading it."""
+    (n_features, n_classes), (n_train, n_test) = DATA_SHAPES[name], DATA_SIZES[name]
+    return SimpleNamespace(name=name, n_features=n_features, n_classes=n_classes,
+                           y_train=range(n_train), y_test=range(n_test))
+
+
 def check(cfg: DictConfig) -> None:
     """Everything run() checks before training, with the data shapes taken from the data set name."""
     validate_config(sync_shorthands(cfg))
-    n_features, n_classes = DATA_SHAPES[cfg.data.name.name]
-    validate_against_data(cfg, n_features, n_classes, cfg.data.name.name)
+    validate_against_data(cfg, stand_in(cfg.data.name.name))
 
 
 def test_default_config_is_the_three_layer_mnist_sgd_run():
@@ -192,6 +202,8 @@ def test_type_errors_are_rejected_by_hydra(override, message):
     ("optimizer=adam optimizer.beta1=1.0", "optimizer.beta1=1.0 is invalid: must be in [0, 1)"),
     ("data.val_fraction=0", "data.val_fraction=0.0 is invalid: must be in (0, 1)"),
     ("optimized_metric=val/f1", "optimized_metric='val/f1' is invalid"),
+    ("seed=-1", "seed=-1 is invalid: must be an integer >= 0"),
+    ("fit.max_loss_ratio=0.5", "fit.max_loss_ratio=0.5 is invalid: must be null (off) or a number > 1"),
 ])
 def test_out_of_range_values_name_the_key_and_range(override, message):
     with pytest.raises(ConfigError) as error:
@@ -218,3 +230,16 @@ def test_layer_sizes_must_fit_the_data(overrides, message):
 
 def test_a_two_unit_softmax_fits_binary_data():
     check(make("data=binary_mnist", "model.output_size=2"))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.train_size=10000000", "data.train_size=10000000 is invalid: mnist has 60000 train examples; use at most "
+                                 "60000, or null for all"),
+    ("data=binary_mnist model=binary_3layer data.test_size=5000", "data.test_size=5000 is invalid: binary_mnist has "
+                                                                  "2115 test examples"),
+])
+def test_subsets_larger_than_the_data_set_are_refused_naming_its_size(override, message):
+    with pytest.raises(ConfigError) as error:
+        check(make(*override.split()))
+    assert message in str(error.value)
+    check(make("data.train_size=60000"))  # all of it is fine

@@ -1,7 +1,8 @@
-"""Cache: location, store/load round trip, atomic writes, and trusting (not re-hashing) a valid manifest."""
+"""Cache: location, store/load round trip, atomic writes, and checking the arrays against the manifest on load."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -46,23 +47,36 @@ def test_store_writes_npy_raw_copies_and_manifest(stored):
         assert getattr(cached, role).dtype == np.uint8
     assert sorted(p.name for p in (cache.directory / "raw").iterdir()) == sorted(f.filename + ".gz" for f in spec.files)
     manifest = json.loads(cache.manifest_path.read_text())
-    assert manifest["format"] == 1 and manifest["source"] == "test source"
+    assert manifest["format"] == 2 and manifest["source"] == "test source"
     assert manifest["sha256"] == spec.references
     assert manifest["arrays"]["train_images"]["shape"] == [60, 28, 28]
     assert not list(cache.directory.rglob("*.tmp"))
 
 
-def test_warm_load_memory_maps_read_only_without_hashing(stored, monkeypatch):
-    cache, _, spec = stored
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a warm cache must not re-hash files")
-
-    monkeypatch.setattr(checksums.hashlib, "sha256", forbidden)
+def test_warm_load_memory_maps_read_only_and_checks_the_array_hashes(stored):
+    cache, cached, spec = stored
     loaded = DatasetCache(cache.directory.parent, spec).load()
     assert loaded is not None and loaded.source == "test source" and loaded.sha256 == spec.references
     assert isinstance(loaded.train_images, np.memmap) and not loaded.train_images.flags.writeable
     np.testing.assert_array_equal(loaded.test_labels, fake_arrays()["test_labels"])
+    assert loaded.array_sha256 == cached.array_sha256 == {
+        role: hashlib.sha256(fake_arrays()[role].tobytes()).hexdigest() for role in ROLES}
+
+
+@pytest.mark.parametrize("role, offset", [("train_labels", -1), ("test_images", -5)])
+def test_array_rewritten_in_place_at_the_same_size_is_refused(stored, role, offset, caplog):
+    cache, _, _ = stored
+    path = cache.array_path(role)
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:  # what a bad disk, a stray script or a hostile user does
+        handle.seek(size + offset)
+        byte = handle.read(1)
+        handle.seek(size + offset)
+        handle.write(bytes([(byte[0] + 1) % 256]))
+    assert path.stat().st_size == size
+    with caplog.at_level(logging.WARNING, logger="nnscratch.data.cache"):
+        assert cache.load() is None
+    assert f"{role}.npy was changed after it was cached" in caplog.text
 
 
 def test_missing_manifest_means_cold(tmp_path, stored):
@@ -72,7 +86,8 @@ def test_missing_manifest_means_cold(tmp_path, stored):
     assert cache.load() is None
 
 
-@pytest.mark.parametrize("damage", ["bad json", "old format", "other hashes", "short npy", "wrong shape", "no npy"])
+@pytest.mark.parametrize("damage", ["bad json", "old format", "format 1", "other hashes", "short npy", "wrong shape",
+                                    "no npy"])
 def test_damaged_cache_is_ignored_with_a_warning(stored, damage, caplog):
     cache, _, _ = stored
     manifest = json.loads(cache.manifest_path.read_text())
@@ -80,6 +95,8 @@ def test_damaged_cache_is_ignored_with_a_warning(stored, damage, caplog):
         cache.manifest_path.write_text("{not json")
     elif damage == "old format":
         cache.manifest_path.write_text(json.dumps(manifest | {"format": 0}))
+    elif damage == "format 1":  # caches written before the array hashes were recorded are rebuilt
+        cache.manifest_path.write_text(json.dumps(manifest | {"format": 1}))
     elif damage == "other hashes":
         manifest["sha256"]["train-images-idx3-ubyte"] = "0" * 64
         cache.manifest_path.write_text(json.dumps(manifest))
@@ -89,6 +106,7 @@ def test_damaged_cache_is_ignored_with_a_warning(stored, damage, caplog):
     elif damage == "wrong shape":
         np.save(cache.array_path("test_labels"), np.zeros(21, np.uint8))
         manifest["arrays"]["test_labels"]["bytes"] = cache.array_path("test_labels").stat().st_size
+        manifest["arrays"]["test_labels"]["sha256"] = hashlib.sha256(np.zeros(21, np.uint8).tobytes()).hexdigest()
         cache.manifest_path.write_text(json.dumps(manifest))
     else:
         cache.array_path("test_images").unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
@@ -33,7 +34,8 @@ def test_mnist_rows_scaled_to_unit_interval(tiny):
     assert ds.X_train.min() >= 0.0 and ds.X_train.max() <= 1.0
     assert ds.class_names == [str(d) for d in range(10)] and ds.n_classes == 10
     assert ds.n_features == 784 and ds.image_shape == (28, 28)
-    assert ds.sha256 == registry.SPECS["mnist"].references and ds.digest == dataset_digest(ds.sha256)
+    assert ds.sha256 == registry.SPECS["mnist"].references
+    assert ds.digest == dataset_digest({role: hashlib.sha256(raw[role].tobytes()).hexdigest() for role in raw})
     assert ds.source == f"local directory {tiny['data_dir']}"
 
 
@@ -90,3 +92,18 @@ def test_scale_images_exact():
     images = np.array([[[0, 255], [51, 1]]], dtype=np.uint8)
     np.testing.assert_array_equal(scale_images(images), np.array([[0, 1, 0.2, 1 / 255]], dtype=np.float32))
     assert scale_images(images, "float64").dtype == np.float64
+
+
+def test_corrupted_cache_is_rebuilt_from_its_raw_copies_and_the_digest_is_of_the_data_used(tiny, caplog):
+    good = load_dataset("mnist", **tiny)
+    labels = tiny["cache_dir"] / "mnist" / "train_labels.npy"
+    data = bytearray(labels.read_bytes())
+    data[-10:] = bytes(10)  # relabel ten digits as 0, same size
+    labels.write_bytes(bytes(data))
+    for source in (tiny["data_dir"] / "mnist").iterdir():
+        source.unlink()  # the original files are gone: only the cache's verified raw copies remain
+    with caplog.at_level("WARNING"):
+        again = load_dataset("mnist", **tiny)
+    assert "train_labels.npy was changed after it was cached" in caplog.text
+    np.testing.assert_array_equal(again.y_train, fake_arrays()["train_labels"])
+    assert again.digest == good.digest and again.source == good.source

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch.optimizers import BLOCK, FLUSH_BELOW, OPTIMIZERS
+from nnscratch.optimizers import BLOCK, FLUSH_BELOW, FLUSH_EVERY, OPTIMIZERS
 from nnscratch.parameters import ParameterBuffer
 
 EPS = 1e-8
@@ -325,31 +325,64 @@ def test_weights_with_only_an_l2_gradient_are_flushed_to_zero_not_left_subnormal
     assert np.all(model.params.data[~kept] == 0)
 
 
-def _flushed(values: list[float], dtype: type, optimizer: nn.Optimizer) -> dict[str, np.ndarray]:
-    """Parameters and every moment set to ``values``, after one flush."""
+def _flushed(values: list[float], dtype: type, optimizer: nn.Optimizer, grad: float) -> dict[str, np.ndarray]:
+    """Parameters and every moment set to ``values``, after one flush step with gradient ``grad`` everywhere."""
     params = ParameterBuffer({"w": (len(values),)}, dtype)
     params.data[:] = values
-    moments = {f"w/{name}": np.array(values, dtype) for name in optimizer.state_names}
-    optimizer.load_state_dict({"steps": np.array(1), **moments}, params)
-    optimizer.flush_to_zero()
+    moments = {f"w/{name}": np.abs(np.array(values, dtype)) if name in optimizer.squared_state
+               else np.array(values, dtype) for name in optimizer.state_names}
+    optimizer.load_state_dict({"steps": np.array(FLUSH_EVERY), **moments}, params)
+    params.grad[:] = grad
+    optimizer.step(params)
     state = optimizer.state_dict()
     return {"params": params.data, **{name: state[f"w/{name}"] for name in optimizer.state_names}}
 
 
-def test_flush_to_zero_float32_zeroes_values_too_small_to_matter():
-    limit = FLUSH_BELOW[np.dtype(np.float32)]  # 2**-50 ~ 8.9e-16
-    values = [1e-40, -1e-41, 0.0, 1e-37, -2.0, 5e-16, -1e-15, 1e-20, 1e-30, 7e-31, 1.0, 1e-8]
-    flushed = _flushed(values, np.float32, nn.Adam(0.1))
-    expected = np.float32(values) * (np.abs(np.float32(values)) >= limit)
-    np.testing.assert_array_equal(flushed["params"], expected)
-    np.testing.assert_array_equal(flushed["m"], expected)
-    # v scales as a squared gradient: only values below limit**2 (~7.9e-31) are negligible
-    np.testing.assert_array_equal(flushed["v"], np.float32([0, 0, 0, 0, -2, 5e-16, -1e-15, 1e-20, 1e-30, 0, 1, 1e-8]))
+def test_flush_zeroes_float32_weights_heading_to_zero_below_2_to_the_minus_50():
+    values = [1e-40, 3e-16, 1e-20, 1.0, 1e-8]
+    flushed = _flushed(values, np.float32, nn.SGD(0.1), grad=0.0)  # no gradient: nothing moves
+    np.testing.assert_array_equal(flushed["params"], np.float32([0, 0, 0, 1, 1e-8]))
+    moving_out = _flushed([1e-20, -1e-20], np.float32, nn.SGD(1.0), grad=-1e-18)  # pushed away from 0: kept
+    np.testing.assert_array_equal(moving_out["params"], np.float32([1e-20, -1e-20]) + np.float32(1e-18))
 
 
-def test_flush_to_zero_float64_zeroes_only_subnormals():
+def test_rmsprop_flushes_weights_only_when_subnormal_and_squares_only_when_negligible():
+    flushed = _flushed([1e-40, 1e-33, 1.0], np.float32, nn.RMSprop(0.1), grad=0.0)
+    np.testing.assert_array_equal(flushed["params"][[0, 2]], np.float32([0, 1]))
+    assert flushed["params"][1] != 0
+    # sqrt(square_avg) + eps == eps in float32 below (eps * 2**-23 / 4)**2 ~ 7.9e-32 (eps 1e-8): zeroed
+    np.testing.assert_array_equal(flushed["square_avg"] == 0, [True, True, False])
+    assert _flushed([1e-30], np.float32, nn.RMSprop(0.1), grad=0.0)["square_avg"][0] != 0
+
+
+def test_flush_float64_zeroes_only_subnormals():
     values = [1e-310, -1e-320, 0.0, 1e-300, -2.0, 1e-30, 5e-16, 1.0]
-    flushed = _flushed(values, np.float64, nn.RMSprop(0.1))
-    expected = np.float64([0, 0, 0, 1e-300, -2, 1e-30, 5e-16, 1])
-    np.testing.assert_array_equal(flushed["params"], expected)
-    np.testing.assert_array_equal(flushed["square_avg"], expected)
+    flushed = _flushed(values, np.float64, nn.SGD(0.1), grad=0.0)
+    np.testing.assert_array_equal(flushed["params"], np.float64([0, 0, 0, 1e-300, -2, 1e-30, 5e-16, 1]))
+
+
+def _train_with_dead_inputs(make_optimizer, flush_every: int, monkeypatch) -> np.ndarray:
+    """A 20-64-32-3 net whose first 8 inputs are always 0, under L2: those weights feel only the L2 term."""
+    monkeypatch.setattr("nnscratch.optimizers.FLUSH_EVERY", flush_every)
+    rng = np.random.default_rng(0)
+    X = rng.random((256, 20)).astype(np.float32)
+    X[:, :8] = 0.0
+    y = (X[:, 9] > X[:, 10]).astype(np.int64) + (X[:, 11] > 0.5)
+    gens = nn.make_generators(0)
+    model = nn.MLP.from_layer_sizes([20, 64, 32, 3], rng=gens.init, dropout_rng=gens.dropout)
+    nn.fit(model, make_optimizer(), X, y, epochs=150, batch_size=64, l2=0.05, rng=gens.shuffle)
+    return model.params.data.copy()
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: nn.SGD(0.1), lambda: nn.Momentum(0.05),
+                                            lambda: nn.RMSprop(0.001), lambda: nn.Adam(0.001)],
+                         ids=["sgd", "momentum", "rmsprop", "adam"])
+def test_the_flush_does_not_change_what_training_computes(make_optimizer, monkeypatch):
+    """With a flush every 10 steps or never: the same weights, except Adam's flushed ones (0 instead of
+    < 1e-12, where they would have stayed). RMSprop + L2 used to pin weights passing near 0 at 0 for good."""
+    unflushed = _train_with_dead_inputs(make_optimizer, 10**9, monkeypatch)
+    flushed = _train_with_dead_inputs(make_optimizer, 10, monkeypatch)
+    differ = flushed != unflushed
+    assert np.all(flushed[differ] == 0) and np.all(np.abs(unflushed[differ]) < 2.0**-40)
+    if not isinstance(make_optimizer(), nn.Adam):
+        np.testing.assert_array_equal(flushed, unflushed)

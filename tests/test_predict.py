@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,76 @@ def test_command_line_from_a_fresh_shell(store):
     assert done.returncode == 0, done.stderr
     assert labels(done.stdout) == {"three_dark_on_light.png": "3", "seven_light_on_dark.png": "7"}
     assert "Downloading artifacts" not in done.stderr
+
+
+# ----- reading only the checkpoint's own files -------------------------------------------------
+def tiny_checkpoint(directory: Path, n_classes: int = 10) -> Path:
+    gens = nn.make_generators(0)
+    nn.save(nn.MLP(784, [8], n_classes, rng=gens.init, dropout_rng=gens.dropout), directory / "model")
+    return directory / "model"
+
+
+def test_class_names_elsewhere_in_the_tree_are_not_read(tmp_path, capsys):
+    tiny_checkpoint(tmp_path)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "class_names.json").write_text(json.dumps(["dog"] * 10))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "class_names.json").write_text("{not json")
+    assert main(["--model", str(tmp_path), str(THREE)]) == 0
+    assert "dog" not in capsys.readouterr().out
+
+
+def test_bad_class_names_beside_the_checkpoint_name_the_file(tmp_path, capsys):
+    tiny_checkpoint(tmp_path)
+    (tmp_path / "class_names.json").write_text("{not json")
+    assert main(["--model", str(tmp_path / "model"), str(THREE)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(tmp_path / "class_names.json") in err
+    (tmp_path / "class_names.json").write_text(json.dumps(["a", "b"]))
+    assert main(["--model", str(tmp_path / "model"), str(THREE)]) == 2
+    assert "class_names.json: class names must be a list of 10 labels" in capsys.readouterr().err
+
+
+def test_checkpoints_deeper_in_the_tree_are_not_searched(tmp_path):
+    tiny_checkpoint(tmp_path / "a" / "b" / "c")
+    with pytest.raises(ModelNotFoundError, match="no nnscratch checkpoint"):
+        load_model(str(tmp_path))
+
+
+@pytest.mark.parametrize("meta", ["{not json", "[1, 2]", '{"format": "nnscratch.mlp", "model": 3}',
+                                  '{"format": "nnscratch.mlp", "model": {"input_size": "x"}}',
+                                  '{"format": "nnscratch.mlp", "format_version": "1", "model": {}}',
+                                  '{"format": "nnscratch.mlp", "model": {"input_size": 784, "hidden_sizes": [8],'
+                                  ' "output_size": 10, "activation": "nope"}}',
+                                  '{"format": "nnscratch.mlp", "model": {"input_size": 784, "hidden_sizes": [8],'
+                                  ' "output_size": 10}, "optimizer": {"name": "adam", "hyperparameters": {"x": 1}}}'])
+def test_malformed_checkpoint_json_exits_2_with_one_line_naming_it(tmp_path, capsys, meta):
+    base = tiny_checkpoint(tmp_path)
+    base.with_suffix(".json").write_text(meta)
+    assert main(["--model", str(base), str(THREE)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(base.with_suffix(".json")) in err, err
+
+
+def test_shapes_are_checked_before_allocating(tmp_path, capsys, monkeypatch):
+    base = tiny_checkpoint(tmp_path)
+    meta = json.loads(base.with_suffix(".json").read_text())
+    meta["model"]["hidden_sizes"] = [10**9]  # would allocate terabytes
+    base.with_suffix(".json").write_text(json.dumps(meta))
+    allocated = []
+    monkeypatch.setattr(nn.MLP, "from_config", classmethod(lambda cls, config: allocated.append(config)))
+    assert main(["--model", str(base), str(THREE)]) == 2
+    assert "dense1.W expected shape (784, 1000000000), found (784, 8)" in capsys.readouterr().err
+    assert not allocated
+
+
+def test_unused_npz_members_are_not_decompressed(tmp_path, monkeypatch):
+    base = tiny_checkpoint(tmp_path)
+    arrays = dict(np.load(base.with_suffix(".npz")))
+    with open(base.with_suffix(".npz"), "wb") as handle:
+        np.savez_compressed(handle, **arrays, bomb=np.zeros(50_000_000, np.uint8))  # 50 MB of zeros, ~50 KB
+    read = []
+    original = np.lib.npyio.NpzFile.__getitem__
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda self, key: read.append(key) or original(self, key))
+    load_model(str(base))
+    assert "bomb" not in read and sorted(read) == ["dense1.W", "dense1.b", "dense2.W", "dense2.b"]

@@ -286,3 +286,36 @@ def test_train_val_split_partitions_the_data_reproducibly():
 def test_train_val_split_rejects_bad_fraction(fraction):
     with pytest.raises(ValueError, match="val_fraction"):
         nn.train_val_split(np.zeros((4, 2)), np.zeros(4), fraction, np.random.default_rng(0))
+
+
+def test_runaway_finite_loss_is_divergence_with_a_clear_reason():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((200, 5)).astype(np.float32), rng.integers(0, 3, 200)
+    fit = lambda ratio: nn.fit(nn.MLP(5, [32], 3, rng=nn.make_generators(0).init), nn.SGD(10.0), X, y, epochs=5,
+                               batch_size=32, rng=nn.make_generators(0).shuffle, max_loss_ratio=ratio)
+    with pytest.raises(nn.DivergedError, match=r"over 10 x the chance-level loss ln\(3\) = 1.1 \(max_loss_ratio\)") as info:
+        fit(10.0)
+    assert info.value.epoch == 1 and np.isfinite(info.value.value) and info.value.value > 11
+    history = fit(None)  # off: only non-finite losses count
+    assert len(history) == 5 and max(history["train/loss"]) > 100
+
+
+def test_loss_far_above_the_first_epochs_is_divergence():
+    X, y = blobs(300)
+    model, gens = build(0)
+
+    class Sabotage:  # after epoch 1, make the output layer confidently wrong
+        def on_epoch_end(self, epoch, metrics):
+            if epoch == 1:
+                model.parameters[f"dense{model.n_layers}.W"][...] *= -30
+
+    with pytest.raises(nn.DivergedError, match=r"over 10 x the first epoch's 0\.35") as info:
+        nn.fit(model, nn.SGD(0.5), X, y, epochs=4, batch_size=16, rng=gens.shuffle, callbacks=[Sabotage()])
+    assert info.value.epoch == 2 and 3.5 < info.value.value
+
+
+def test_max_loss_ratio_must_exceed_one():
+    X, y = blobs(20)
+    model, _ = build(0)
+    with pytest.raises(ValueError, match=r"^max_loss_ratio=1"):
+        nn.fit(model, nn.SGD(0.1), X, y, epochs=1, max_loss_ratio=1)

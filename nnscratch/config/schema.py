@@ -151,6 +151,8 @@ class FitConfig:
     epochs: int = MISSING
     batch_size: Optional[int] = MISSING
     l2: float = MISSING
+    # an epoch loss this many times above chance level (ln C) or the first epoch's is divergence; null: off
+    max_loss_ratio: Optional[float] = 10.0
 
 
 @dataclass

@@ -80,6 +80,10 @@ def _check_training(cfg: DictConfig, problems: list[str]) -> None:
     _check(problems, "l2", cfg.fit.l2, lambda v: math.isfinite(v) and v >= 0, ">= 0")
     _check(problems, "epochs", cfg.fit.epochs, lambda v: v >= 1, "an integer >= 1")
     _optional_count(problems, "batch_size", cfg.fit.batch_size)
+    ratio = cfg.fit.get("max_loss_ratio")
+    if ratio is not None:
+        _check(problems, "fit.max_loss_ratio", ratio, lambda v: v > 1, "null (off) or a number > 1")
+    _check(problems, "seed", cfg.seed, lambda v: v >= 0, "an integer >= 0 (numpy seeds are non-negative)")
     metric = cfg.optimized_metric
     split, _, name = metric.partition("/")
     if split not in METRIC_SPLITS or name not in METRIC_NAMES:
@@ -154,21 +158,32 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
-def validate_against_data(cfg: DictConfig, n_features: int, n_classes: int, dataset: str) -> None:
-    """Check that the model's first and last layer sizes fit the loaded data set.
+def validate_against_data(cfg: DictConfig, dataset: Any) -> None:
+    """Check that the model's first and last layer sizes and the requested subset sizes fit the loaded data.
 
     A model with ``output_size == 1`` (sigmoid output) fits a two-class data set; otherwise
-    ``output_size`` must equal the number of classes.
+    ``output_size`` must equal the number of classes. ``data.train_size`` / ``data.test_size`` may not
+    exceed what the data set holds (they would silently mean "all").
+
+    Parameters
+    ----------
+    dataset : nnscratch.data.Dataset
+        Its ``name``, ``n_features``, ``n_classes`` and split lengths are checked against.
     """
     problems: list[str] = []
-    model = cfg.model
-    if model.input_size != n_features:
+    model, name, n_classes = cfg.model, dataset.name, dataset.n_classes
+    if model.input_size != dataset.n_features:
         problems.append(f"model.input_size={model.input_size} is invalid: the first layer size must equal "
-                        f"the {n_features} input features of {dataset}")
+                        f"the {dataset.n_features} input features of {name}")
     out = model.output_size
     if not (out == n_classes or (out == 1 and n_classes == 2)):
         allowed = f"{n_classes}" + (" (or 1 for a sigmoid output)" if n_classes == 2 else "")
         problems.append(f"model.output_size={out} is invalid: the last layer size must be {allowed} for the "
-                        f"{n_classes} classes of {dataset}")
+                        f"{n_classes} classes of {name}")
+    for split, labels in (("train", dataset.y_train), ("test", dataset.y_test)):
+        size = cfg.data.get(f"{split}_size")
+        if size is not None and size > len(labels):
+            problems.append(f"data.{split}_size={size} is invalid: {name} has {len(labels)} {split} examples; "
+                            f"use at most {len(labels)}, or null for all")
     if problems:
         raise ConfigError("config does not fit the data:\n  " + "\n  ".join(problems))

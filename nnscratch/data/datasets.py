@@ -33,9 +33,10 @@ class Dataset:
     image_shape : tuple of int
         ``(28, 28)``; ``n_features == prod(image_shape)``.
     sha256 : dict
-        Verified ``{file name: hex SHA-256}`` of the source files, as published.
+        Verified ``{file name: hex SHA-256}`` of the source files the cached arrays were made from, as published.
     digest : str
-        One hex SHA-256 identifying the data (files, and the digits for ``binary_mnist``), for tracking.
+        One hex SHA-256 identifying the data, for tracking: over the SHA-256 of the four uint8 arrays as
+        loaded (each checked against the cache manifest on this load), and the digits for ``binary_mnist``.
     source : str
         Where the files originally came from.
     """
@@ -72,7 +73,7 @@ def scale_images(images: np.ndarray, dtype: str | np.dtype = "float32") -> np.nd
 
 
 def dataset_digest(sha256: Mapping[str, str], extra: str = "") -> str:
-    """SHA-256 over the ``sha256sum``-style listing of the files (sorted by name) plus ``extra``."""
+    """SHA-256 over the ``sha256sum``-style listing of ``{name: hex digest}`` (sorted by name) plus ``extra``."""
     listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(sha256.items())) + extra
     return hashlib.sha256(listing.encode()).hexdigest()
 
@@ -152,7 +153,7 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
         class_names=[str(d) for d in pair] if pair else list(spec.class_names),
         image_shape=tuple(cached.train_images.shape[1:]),
         sha256=dict(cached.sha256),
-        digest=dataset_digest(cached.sha256, f"binary_mnist digits={pair[0]},{pair[1]}\n" if pair else ""),
+        digest=dataset_digest(cached.array_sha256, f"binary_mnist digits={pair[0]},{pair[1]}\n" if pair else ""),
         source=cached.source,
     )
 

