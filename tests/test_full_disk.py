@@ -3,6 +3,7 @@ and no checkpoint is half-written (the failure is injected at a named point, det
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 from mlflow.entities import LoggedModelStatus
@@ -18,8 +19,18 @@ QUICK = ["epochs=1", "data.train_size=600", "data.test_size=300", "progress=none
          "tracking.log_checkpoint=false", "tracking.experiment_name=full"]
 
 
-def disk_full(*args, **kwargs):
-    raise OSError(errno.ENOSPC, "No space left on device")
+REAL_UPLOAD = LocalArtifactRepository.log_artifacts
+
+
+def is_model_upload(local_dir) -> bool:
+    """The pyfunc model's files (the run's other end-of-run files go up in an earlier log_artifacts call)."""
+    return (Path(local_dir) / "MLmodel").is_file()
+
+
+def disk_full_on_model_upload(self, local_dir, artifact_path=None):
+    if is_model_upload(local_dir):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return REAL_UPLOAD(self, local_dir, artifact_path)
 
 
 def test_full_disk_while_logging_the_model_ends_the_run_failed_and_the_model_failed(mnist, tmp_path_factory,
@@ -28,7 +39,7 @@ def test_full_disk_while_logging_the_model_ends_the_run_failed_and_the_model_fai
 
     uri = new_store(template_store(tmp_path_factory), tmp_path_factory.mktemp("full") / "store")
     # the model's files are uploaded with log_artifacts: the disk fills up at that point
-    monkeypatch.setattr(LocalArtifactRepository, "log_artifacts", disk_full)
+    monkeypatch.setattr(LocalArtifactRepository, "log_artifacts", disk_full_on_model_upload)
     with using(), pytest.raises(OSError, match="No space left on device"):
         train.run(make(*QUICK, f"tracking.tracking_uri={uri}"))
     (record,) = runs(uri, "full").to_dict("records")
@@ -57,14 +68,14 @@ def test_really_full_disk_with_the_store_on_it_still_ends_the_run_failed(mnist, 
     import train
 
     uri = new_store(template_store(tmp_path_factory), small_disk / "store")
-    real_upload = LocalArtifactRepository.log_artifacts
-
     def fill_the_disk_then_upload(self, local_dir, artifact_path=None):
+        if not is_model_upload(local_dir):
+            return REAL_UPLOAD(self, local_dir, artifact_path)
         stats = os.statvfs(small_disk)
         with open(small_disk / "ballast", "wb") as ballast:  # leave 200 KB: less than the model's 400+ KB
             ballast.truncate(0)
             ballast.write(bytes(stats.f_bavail * stats.f_frsize - 200 * 1024))
-        return real_upload(self, local_dir, artifact_path)
+        return REAL_UPLOAD(self, local_dir, artifact_path)
 
     monkeypatch.setattr(LocalArtifactRepository, "log_artifacts", fill_the_disk_then_upload)
     with using(), pytest.raises(Exception, match="disk is full|No space left"):

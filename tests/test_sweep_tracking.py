@@ -57,7 +57,7 @@ def test_every_child_records_params_curves_metrics_tables_figures_and_checkpoint
     client, children = sweep["client"], sweep["children"]
     assert len(children) == 3 and (children["status"] == "FINISHED").all()
     for run_id, child in children.iterrows():
-        assert {"params.optimizer.lr", "params.model.hidden_sizes", "params.fit.batch_size", "params.l2"} <= {
+        assert {"params.lr", "params.hidden_sizes", "params.batch_size", "params.l2"} <= {
             c for c in children.columns if pd.notna(child[c])}
         for key in ("train/loss", "train/acc", "val/loss", "val/acc"):
             assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2]

@@ -75,8 +75,9 @@ def test_config_becomes_each_setting_once_under_its_command_line_name():
     assert params["schedule"] == "step_decay" and params["schedule.gamma"] == "0.5"  # Hydra's choice when run
     assert params["data"] == "mnist" and params["data.train_size"] == "600" and params["hidden_sizes"] == "[128, 64]"
     assert {"batch_size", "epochs", "keep_prob", "l2", "seed", "model", "dtype"} <= params.keys()
-    leaked = [k for k in params if k.startswith(("tracking.", "fit.", "hydra.")) or "_target_" in k
-              or k in ("optimizer.lr", "model.hidden_sizes", "model.keep_prob", "data.name", "data.dtype")]
+    leaked = [k for k in params if k.startswith(("tracking.", "hydra.")) or "_target_" in k
+              or k in ("optimizer.lr", "model.hidden_sizes", "model.keep_prob", "data.name", "data.dtype",
+                       "fit.epochs", "fit.batch_size", "fit.l2")]  # fit.max_loss_ratio is a setting of its own
     assert leaked == []
     assert dict(flatten({"a": {"b": {"c": 1}}, "d": {}})) == {"a.b.c": 1, "d": {}}
 
