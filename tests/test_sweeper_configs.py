@@ -14,7 +14,7 @@ from nnscratch.sweeper.space import sweep_search_space
 REPO = Path(__file__).resolve().parents[1]
 SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
 #: Full-MNIST sweeps against the hand-tuned reference networks (README results): epochs as the reference.
-TARGET_EPOCHS = {"tpe_two_layer": 15, "tpe_three_layer": 10, "tpe_hidden": 20}
+TARGET_EPOCHS = {"tpe_two_layer": 15, "tpe_three_layer": 10, "tpe_hidden": 20, "tpe_hidden_fine": 20}
 
 
 @pytest.fixture()
