@@ -170,16 +170,30 @@ class Comparison:
         """The comparison as a text table for the console."""
         width = max([len("metric"), *map(len, self.metrics)])
         rows = [f"{'metric':<{width}}  {'original':>12}  {'rerun':>12}",
-                *(f"{name:<{width}}  {_number(a):>12}  {_number(b):>12}  {'' if a == b else 'differs'}".rstrip()
+                *(f"{name:<{width}}  {_number(a):>12}  {_number(b):>12}  {_change(a, b)}".rstrip()
                   for name, (a, b) in self.metrics.items())]
         return [f"rerun {self.rerun_run_id} of run {self.original_run_id}", *rows,
-                f"weights: {self.weights.detail}",
-                "reproduced: same final metrics, bitwise-identical weights" if self.reproduced
-                else "NOT reproduced exactly (see the differences above)"]
+                f"weights: {self.weights.detail}", self.verdict()]
+
+    def verdict(self) -> str:
+        if self.reproduced:
+            return "reproduced: same final metrics, bitwise-identical weights"
+        differing = [name for name, (a, b) in self.metrics.items() if a != b]
+        parts = ([f"metrics differ ({', '.join(differing)})"] if differing else []) + \
+            ([f"weights {self.weights.verdict}"] if self.weights.identical is not True else [])
+        return "NOT reproduced exactly: " + "; ".join(parts) + " (see the differences reported before training)"
 
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
+
+
+def _change(a: float | None, b: float | None) -> str:
+    if a == b:
+        return ""
+    if a is None or b is None:
+        return "only in one run"
+    return f"differs by {b - a:+.3g}"
 
 
 def compare_metrics(original: Mapping[str, float], rerun: Mapping[str, float]) -> dict[str, tuple[Any, Any]]:
