@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,18 @@ def recorded(mnist, template, tmp_path_factory):
     return uri, run.info.run_id
 
 
+def artifact(uri: str, run_id: str, name: str = "config"):
+    """``config/<name>.yaml`` of the run, parsed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = MlflowClient(uri).download_artifacts(run_id, f"config/{name}.yaml", scratch)
+        return yaml.safe_load(Path(path).read_text())
+
+
+def untracked(config: dict) -> dict:
+    """The config without ``tracking`` (where a run is logged and what it is called)."""
+    return {key: value for key, value in config.items() if key != "tracking"}
+
+
 def rerun(uri: str, run_id: str, *overrides: str, blas_threads: int | None = None, strict: bool = False):
     with using():
         return Rerun(uri, run_id, overrides, blas_threads).run(strict=strict)
@@ -59,8 +72,9 @@ def test_a_rerun_reproduces_weights_bit_for_bit_and_the_metrics(recorded):
     assert new.data.tags[RERUN_OF_TAG] == run_id and new.data.tags[VERDICT_TAG] == "identical"
     original = MlflowClient(uri).get_run(run_id)
     assert new.info.experiment_id == original.info.experiment_id and new.info.run_id != run_id
-    assert new.data.params["data.train_size"] == "600" and new.data.tags["data.sha256"] == \
-        original.data.tags["data.sha256"]
+    assert untracked(artifact(uri, new.info.run_id)) == untracked(artifact(uri, run_id))
+    assert artifact(uri, new.info.run_id)["data"]["train_size"] == 600
+    assert new.data.tags["data.sha256"] == original.data.tags["data.sha256"]
 
 
 def test_a_changed_blas_thread_count_and_dtype_are_reported_before_training(recorded, caplog):
@@ -141,12 +155,12 @@ def test_a_sweep_child_is_rerun_with_its_swept_values(mnist, template, tmp_path)
     (child,) = client.search_runs([experiment], "tags.`optuna.trial_number` = '0'")
     comparison = rerun(uri, child.info.run_id)
     assert comparison.reproduced
+    swept = dict(o.split("=", 1) for o in artifact(uri, child.info.run_id, "overrides")
+                 if o.startswith(("lr=", "batch_size=")))
+    config = artifact(uri, comparison.rerun_run_id)
+    assert config["lr"] == config["optimizer"]["lr"] == float(swept["lr"])
+    assert config["batch_size"] == config["fit"]["batch_size"] == int(swept["batch_size"])
+    assert untracked(config) == untracked(artifact(uri, child.info.run_id))
     new = client.get_run(comparison.rerun_run_id)
-    for key in ("lr", "batch_size"):
-        assert new.data.params[key] == child.data.params[key]
-    swept = yaml.safe_load(Path(client.download_artifacts(comparison.rerun_run_id, "config/config.yaml",
-                                                          str(tmp_path))).read_text())
-    assert swept["optimizer"]["lr"] == float(child.data.params["lr"])
-    assert swept["fit"]["batch_size"] == int(child.data.params["batch_size"])
     assert new.data.tags.get("optuna.trial_number") is None  # a new run, not a trial of the study
     assert new.info.experiment_id == experiment and new.data.tags.get("mlflow.parentRunId") is None
