@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("run_id", help="MLflow run id (a sweep's child run works too)")
     rerun.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="changes to the recorded config, e.g. dtype=float64 (reported as differences)")
-    rerun.add_argument("--tracking-uri", help="store of the run (default: $MLFLOW_TRACKING_URI, else "
+    rerun.add_argument("--tracking-uri", metavar="URI", help="store of the run (default: $MLFLOW_TRACKING_URI, else "
                                               "sqlite:///mlflow.db in the current directory)")
     rerun.add_argument("--strict", action="store_true",
                        help="stop before training if the run was made from a dirty tree or another commit")
