@@ -230,7 +230,6 @@ class Rerun:
 
     def __init__(self, tracking_uri: str, run_id: str, overrides: Sequence[str] = (),
                  blas_threads: int | None = None) -> None:
-        self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
         self.record = RunRecord.load(self.client, run_id)
         self.cfg = rebuild_config(self.record, tracking_uri, overrides)
@@ -239,28 +238,14 @@ class Rerun:
 
     def differences(self, now: Mapping[str, str]) -> list[Difference]:
         """Everything that differs between the record and this rerun, code aside (``now``: source tags)."""
-        rng = np.random.default_rng(0)  # only the data set's digest is used
-        dataset, _ = self.train.load_data(self.cfg, rng)
-        data = [Difference("data.sha256", self.record.tags.get("data.sha256"), dataset.digest)]
+        dataset, _ = self.train.load_data(self.cfg, np.random.default_rng(0))  # only its digest is used
         return [*environment_differences(self.record.tags, now), *config_differences(self.record, self.cfg),
-                *(d for d in data if d.recorded != d.now)]
+                *environment_differences(self.record.tags, {"data.sha256": dataset.digest}, ("data.sha256",))]
 
     def run(self, strict: bool = False) -> Comparison:
         """Report differences, train, compare. :class:`RerunRefused` under ``strict`` if the code differs."""
         with _blas_limit(self.blas_threads):
-            now = source_tags()
-            problems = code_problems(self.record.tags, now)
-            if strict and problems:
-                raise RerunRefused("--strict: " + "; ".join(problems))
-            for problem in problems:
-                log.warning("%s", problem)
-            if self.record.overrides:
-                log.info("recorded overrides (fixed in the rerun): %s", " ".join(self.record.overrides))
-            differences = self.differences(now)
-            for difference in differences:
-                log.warning("differs from the record: %s", difference)
-            if not differences:
-                log.info("environment, config and data set match the record")
+            self._report(source_tags(), strict)
             self.train.run(self.cfg, tags={RERUN_OF_TAG: self.record.run_id})
         rerun_id = _last_run_id()
         comparison = Comparison(self.record.run_id, rerun_id,
@@ -269,6 +254,22 @@ class Rerun:
                                                 load_weights(self.client, rerun_id)))
         self.client.set_tag(rerun_id, VERDICT_TAG, comparison.weights.verdict)
         return comparison
+
+
+    def _report(self, now: Mapping[str, str], strict: bool) -> None:
+        """Log what differs from the record; raise :class:`RerunRefused` first if ``strict`` and the code does."""
+        problems = code_problems(self.record.tags, now)
+        if strict and problems:
+            raise RerunRefused("--strict: " + "; ".join(problems))
+        for problem in problems:
+            log.warning("%s", problem)
+        if self.record.overrides:
+            log.info("recorded overrides (fixed in the rerun): %s", " ".join(self.record.overrides))
+        differences = self.differences(now)
+        for difference in differences:
+            log.warning("differs from the record: %s", difference)
+        if not differences:
+            log.info("environment, config and data set match the record")
 
 
 def _blas_limit(threads: int | None) -> contextlib.AbstractContextManager[Any]:
