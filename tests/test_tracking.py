@@ -96,6 +96,12 @@ def test_source_tags_record_the_blas_and_the_threads_it_uses_now():
         assert source_tags()["blas.threads"] == "1"  # read per run: a sweep worker changes it per trial
 
 
+def test_blas_tags_describe_numpys_blas_when_scipy_loads_its_own():
+    pytest.importorskip("scipy.linalg")  # loads scipy's bundled OpenBLAS next to numpy's
+    tags = source_tags()
+    assert "," not in tags["blas.threads"] and "," not in tags["blas.library"]
+
+
 # --- metrics -------------------------------------------------------------------------------------
 
 class RecordingClient:

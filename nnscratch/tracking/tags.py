@@ -41,12 +41,24 @@ def git_state(repo_dir: Path) -> dict[str, str]:
 
 
 def _blas_libraries() -> list[dict[str, object]]:
-    """threadpoolctl's description of the loaded BLAS libraries (empty without threadpoolctl)."""
+    """threadpoolctl's description of numpy's BLAS (empty without threadpoolctl).
+
+    Other packages (PyTorch, SciPy) may load BLAS libraries of their own; the one numpy's wheels
+    bundle sits in numpy's directory. Without such a library (numpy linked to a system BLAS), all
+    loaded BLAS libraries are described.
+    """
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    blas = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    return [info for info in blas if _bundled_with_numpy(str(info.get("filepath")))] or blas
+
+
+def _bundled_with_numpy(filepath: str) -> bool:
+    """Whether a library is numpy's own: in ``numpy.libs/`` (Linux wheels) or inside ``numpy/`` (macOS)."""
+    path, numpy_dir = Path(filepath), Path(np.__file__).parent
+    return path.parent == numpy_dir.with_name("numpy.libs") or path.is_relative_to(numpy_dir)
 
 
 def _joined(libraries: list[dict[str, object]], field: str) -> str:
@@ -57,7 +69,7 @@ def blas_tags() -> dict[str, str]:
     """``blas.library`` (e.g. ``openblas``), ``blas.version``, ``blas.kernel`` (the CPU kernel it
     picked, e.g. ``Haswell``), ``blas.threading`` and ``blas.threads`` (threads it uses now).
 
-    Several loaded BLAS libraries are listed comma-separated, in load order.
+    Several such libraries are listed comma-separated, in load order.
     """
     libraries = _blas_libraries()
     return {"blas.library": _joined(libraries, "internal_api"), "blas.version": _joined(libraries, "version"),
