@@ -124,8 +124,8 @@ def _parent_run_id(cfg: DictConfig, trial: TrialLink) -> str | None:
     return parent_run_id() or trial.parent_run_id()
 
 
-def run(cfg: DictConfig) -> dict[str, float]:
-    """Train, evaluate and track the network described by ``cfg``.
+def run(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, float]:
+    """Train, evaluate and track the network described by ``cfg`` (``tags``: extra MLflow run tags).
 
     Returns
     -------
@@ -148,8 +148,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     log.info("%s on %s %s: %d parameters", model.layer_sizes, dataset.name, split.sizes(), model.n_parameters)
     tracker = _make_tracker(cfg, job.base_dir, job.multirun)
     trial = TrialLink.for_job(job.multirun, job.sweeper)
+    run_tags = {**job.tags, **trial.tags(), **(tags or {})}
     with ExitStack() as stack:
-        stack.enter_context(tracker.run(cfg, overrides=job.overrides, tags={**job.tags, **trial.tags()},
+        stack.enter_context(tracker.run(cfg, overrides=job.overrides, tags=run_tags,
                                         run_name=cfg.tracking.run_name or job.name or single_run_name(cfg),
                                         parent_run_id=_parent_run_id(cfg, trial)))
         tracker.log_dataset(dataset, split.sizes())

@@ -1,6 +1,7 @@
 """Command line without Hydra: ``python -m nnscratch train --hidden-sizes 128 64 --lr 0.1 ...``.
 
-For tracked runs and sweeps use ``train.py``; this entry point needs nothing but numpy.
+For tracked runs and sweeps use ``train.py``; ``train`` needs nothing but numpy. ``rerun RUN_ID``
+trains a tracked run (a sweep child too) again from its MLflow record and compares the two.
 """
 from __future__ import annotations
 
@@ -33,7 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", metavar="PATH", help="write the trained model to PATH.npz + PATH.json")
+    rerun = commands.add_parser("rerun", help="train a tracked run again from its MLflow record and compare")
+    rerun.add_argument("run_id", help="MLflow run id (a sweep's child run works too)")
+    rerun.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                       help="changes to the recorded config, e.g. dtype=float64 (reported as differences)")
+    rerun.add_argument("--tracking-uri", metavar="URI", help="store of the run (default: $MLFLOW_TRACKING_URI, else "
+                                              "sqlite:///mlflow.db in the current directory)")
+    rerun.add_argument("--strict", action="store_true",
+                       help="stop before training if the run was made from a dirty tree or another commit")
+    rerun.add_argument("--blas-threads", type=_positive_int, metavar="N",
+                       help="BLAS threads to train with (default: as recorded)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def train(args: argparse.Namespace) -> dict[str, float]:
@@ -72,8 +89,13 @@ class _LogEpoch:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
+    if args.command == "rerun":  # its warnings must read as warnings
+        from .rerun import main as rerun_main
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        raise SystemExit(rerun_main(args))
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     metrics = train(args)
     print(f"test accuracy {100 * metrics['test/acc']:.2f}% (test loss {metrics['test/loss']:.4f}, "
           f"{metrics['train_time']:.1f} s, {args.dtype})")

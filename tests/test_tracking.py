@@ -89,6 +89,23 @@ def test_source_tags_describe_code_and_machine():
     assert tags["git.commit"] == "unknown" or len(tags["git.commit"]) == 40
 
 
+def test_source_tags_record_the_blas_and_the_threads_it_uses_now():
+    from threadpoolctl import threadpool_limits
+
+    tags = source_tags()
+    assert tags["numpy.version"] == np.__version__
+    assert {"blas.library", "blas.version", "blas.kernel", "blas.threading"} <= tags.keys()
+    assert tags["blas.library"] != "unknown"  # numpy's wheels bundle OpenBLAS
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert source_tags()["blas.threads"] == "1"  # read per run: a sweep worker changes it per trial
+
+
+def test_blas_tags_describe_numpys_blas_when_scipy_loads_its_own():
+    pytest.importorskip("scipy.linalg")  # loads scipy's bundled OpenBLAS next to numpy's
+    tags = source_tags()
+    assert "," not in tags["blas.threads"] and "," not in tags["blas.library"]
+
+
 # --- metrics -------------------------------------------------------------------------------------
 
 class RecordingClient:
