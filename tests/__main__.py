@@ -1,7 +1,8 @@
 """The test command: ``python3 -m tests [pytest args]`` from the repository root.
 
 Creates ``.venv`` on first use, installs the system packages the tests need (real Fashion-MNIST,
-Chromium for the browser tests) when it can, then runs pytest inside the environment.
+Chromium for the browser tests, SLURM for the cluster tests) when it can, then runs pytest inside the
+environment.
 """
 import importlib.util
 import os
@@ -9,7 +10,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SYSTEM_PACKAGES = ["dataset-fashion-mnist", "chromium"]
+# real Fashion-MNIST, Chromium for the browser tests, and what the single-node SLURM test cluster runs
+SYSTEM_PACKAGES = ["dataset-fashion-mnist", "chromium", "slurm-wlm", "munge", "slurmdbd", "mariadb-server"]
 
 
 def _bootstrap():
