@@ -104,10 +104,11 @@ def build(cfg: DictConfig, gens: nn.Generators) -> tuple[nn.MLP, nn.Optimizer, A
 
 
 def _make_tracker(cfg: DictConfig, base_dir: str, multirun: bool) -> Any:
-    from nnscratch.tracking.tracker import MLflowTracker, NoTracker
-
     if not cfg.tracking.enabled:
+        from nnscratch.tracking.no_tracker import NoTracker  # imports no mlflow
+
         return NoTracker()
+    from nnscratch.tracking.tracker import MLflowTracker
     from nnscratch.tracking.store import check_store, resolve_tracking_uri
 
     uri = resolve_tracking_uri(cfg.tracking.tracking_uri, base_dir)

@@ -75,9 +75,9 @@ def single_run_name(cfg: Any) -> str:
     """``mnist sgd lr=0.1 bs=32 h=128x64 ep=10`` for a run outside a sweep (``cfg``: the job's DictConfig)."""
     from omegaconf import OmegaConf
 
-    from nnscratch.tracking.params import config_params
+    from nnscratch.tracking.params import config_settings
 
-    params = config_params(cfg)
+    params = config_settings(cfg)
     plain = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(plain, dict)
     settings = [(key, plain[key]) for key in SINGLE_RUN_KEYS if key in plain]
@@ -87,9 +87,9 @@ def single_run_name(cfg: Any) -> str:
 
 def figure_title(cfg: Any, layer_sizes: Sequence[int], run_name: str | None = None) -> str:
     """``trial-007 · mnist [784, 128, 64, 10] adam lr=2.6e-3``: the learning curves' title."""
-    from nnscratch.tracking.params import config_params
+    from nnscratch.tracking.params import config_settings
 
-    params = config_params(cfg)
+    params = config_settings(cfg)
     what = f"{params.get('data', '')} {list(layer_sizes)} {params.get('optimizer', '')} " \
            f"lr={short_value(float(cfg.lr))}"
     head = (run_name or "").split(" ")[0]

@@ -13,12 +13,12 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mlflow.entities import Param
-from mlflow.tracking import MlflowClient
-from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch.tracking.store import redact_uri
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 #: Resolved-config keys that may hold secrets; their values are redacted before logging.
 SECRET_KEYS = ("tracking.tracking_uri",)
@@ -32,6 +32,8 @@ LOCATIONS = ("data.data_dir", "data.cache_dir", "data.sources")
 
 def resolved_container(cfg: DictConfig) -> dict[str, Any]:
     """The config as plain, resolved Python data (enums as their names), ``hydra`` node excluded."""
+    from nnscratch.tracking.store import redact_uri  # the store module imports mlflow
+
     container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(container, dict)
     container.pop("hydra", None)
@@ -53,9 +55,9 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, An
             yield name, value
 
 
-def _as_param_value(value: Any) -> str:
+def _as_param_value(value: Any, max_length: int) -> str:
     text = "null" if value is None else str(value)
-    return text[:MAX_PARAM_VAL_LENGTH]
+    return text[:max_length]
 
 
 def _hydra_choices() -> dict[str, str]:
@@ -93,20 +95,31 @@ def _settings(node: DictConfig, plain: Mapping[str, Any], prefix: str = "") -> I
             yield name, plain[key]
 
 
-def config_params(cfg: DictConfig) -> dict[str, str]:
-    """The settings of ``cfg`` as MLflow param strings, each once (see the module docstring)."""
+def config_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The settings of ``cfg`` by the names :func:`config_params` logs them under, as Python values
+    (run names and titles use them; this imports no mlflow)."""
     choices = _hydra_choices()
     plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(plain, dict)
-    params: dict[str, Any] = {"experiment": choices["experiment"]} if "experiment" in choices else {}
-    params.update((group, _group_name(group, plain[group], choices)) for group in GROUPS
-                  if isinstance(plain.get(group), dict))
-    params.update((key, value) for key, value in _settings(cfg, plain) if key != "data.name")
-    return {key: _as_param_value(value) for key, value in params.items()}
+    settings: dict[str, Any] = {"experiment": choices["experiment"]} if "experiment" in choices else {}
+    settings.update((group, _group_name(group, plain[group], choices)) for group in GROUPS
+                    if isinstance(plain.get(group), dict))
+    settings.update((key, value) for key, value in _settings(cfg, plain) if key != "data.name")
+    return settings
+
+
+def config_params(cfg: DictConfig) -> dict[str, str]:
+    """The settings of ``cfg`` as MLflow param strings, each once (see the module docstring)."""
+    from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+    return {key: _as_param_value(value, MAX_PARAM_VAL_LENGTH) for key, value in config_settings(cfg).items()}
 
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
     """Log ``params`` in as few ``log_batch`` calls as MLflow allows."""
+    from mlflow.entities import Param
+    from mlflow.utils.validation import MAX_PARAMS_TAGS_PER_BATCH
+
     items = [Param(key, value) for key, value in params.items()]
     for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
         client.log_batch(run_id, params=items[start:start + MAX_PARAMS_TAGS_PER_BATCH])

@@ -6,8 +6,8 @@ and at the end the test metrics, confusion tables, the two compared figures and 
 A single run also gets the other figures and the pyfunc model (the *full* set); a sweep child skips
 them unless ``tracking.sweep_artifacts=full``: the sweep's best child gets them when the multirun
 ends, any other child with :func:`nnscratch.tracking.completion.complete_run`. The tag
-``nnscratch.artifacts`` says which set a run has (``light`` or ``full``). :class:`NoTracker` has the
-same methods and does nothing (``tracking=none``).
+``nnscratch.artifacts`` says which set a run has (``light`` or ``full``).
+:class:`~nnscratch.tracking.no_tracker.NoTracker` has the same methods and does nothing (``tracking=none``).
 """
 
 from __future__ import annotations
@@ -35,27 +35,6 @@ from nnscratch.tracking.store import get_or_create_experiment, redact_uri, use_s
 from nnscratch.tracking.tags import source_tags
 
 log = logging.getLogger(__name__)
-
-
-class NoTracker:
-    """Tracking disabled: same interface as :class:`MLflowTracker`, records nothing."""
-
-    run_id: str | None = None
-    tracking_uri: str | None = None
-    experiment_id: str | None = None
-
-    @contextmanager
-    def run(self, cfg: DictConfig, **kwargs: Any) -> Iterator[None]:
-        yield None
-
-    def log_dataset(self, dataset: Any, sizes: Mapping[str, int]) -> None:
-        """Nothing to record."""
-
-    def callbacks(self, X_val: Any = None, y_val: Any = None) -> list[Any]:
-        return []
-
-    def log_results(self, **kwargs: Any) -> None:
-        """Nothing to record."""
 
 
 ARTIFACTS_TAG = "nnscratch.artifacts"
