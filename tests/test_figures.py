@@ -98,17 +98,30 @@ def test_row_rates_sum_to_one_and_keep_empty_rows_zero():
 
 
 def test_confusion_matrix_colours_the_errors_and_annotates_counts(tmp_path):
+    from nnscratch.figures.confusion import DIAGONAL_COLOR, confusion_cells, reds
+
     m = np.array([[95, 5, 0], [1, 99, 0], [0, 2, 98]])
-    fig = F.confusion_matrix(m, ["cat", "dog", "owl"])
-    (ax,) = image_axes(fig)
-    assert [t.get_text() for t in ax.texts] == ["95\n95%", "5", "·", "1", "99\n99%", "·", "·", "2", "98\n98%"]
-    image = ax.images[0]
-    assert image.get_array().mask.diagonal().all()  # the diagonal does not own the colour scale
-    assert image.norm.vmax == pytest.approx(0.05)  # the largest error sets it
-    assert "accuracy 97.33%" in ax.get_title()
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "owl"]
-    assert "errors" in fig.axes[1].get_ylabel()  # the colorbar says what its colour means
-    assert png_size(fig, tmp_path)[0] >= 640
+    cells = confusion_cells(m, ["cat", "dog", "owl"])
+    assert cells.texts == [["95\n95%", "5", "·"], ["1", "99\n99%", "·"], ["·", "2", "98\n98%"]]
+    assert cells.vmax == pytest.approx(0.05)  # the largest error sets the scale, not the diagonal
+    assert {cells.fills[i][i] for i in range(3)} == {DIAGONAL_COLOR}
+    assert cells.fills[0][1] == tuple(reds(1.0)) and cells.text_colors[0][1] == "white"  # the worst error
+    assert cells.fills[0][2] == tuple(reds(0.0))  # no error: the palest red
+    assert "accuracy 97.33%" in cells.title
+    picture = F.confusion_matrix(m, ["cat", "dog", "owl"])
+    assert picture.mode == "RGB" and picture.width >= 400
+    colours = {colour for _, colour in picture.getcolors(maxcolors=1 << 16)}
+    assert tuple(reds(1.0)) in colours and (0xDF, 0xE7, 0xDC) in colours  # the cells are drawn
+    path = F.save_figure(picture, tmp_path / "confusion")
+    assert path.suffix == ".png" and Image.open(path).size == picture.size
+
+
+def test_confusion_matrix_needs_no_matplotlib():
+    """A sweep worker draws it without importing matplotlib (a second per process)."""
+    code = ("import sys, numpy as np; from nnscratch.figures import confusion_matrix; "
+            "confusion_matrix(np.eye(10, dtype=int), list('0123456789')); print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_confusion_matrix_rejects_mismatched_names():

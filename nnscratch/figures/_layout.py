@@ -8,7 +8,6 @@ renders through Agg on its own.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -23,6 +22,17 @@ def new_figure(width: float, height: float, *, layout: str | None = "constrained
     """A fresh figure of ``width`` x ``height`` inches; ``layout=None`` for fixed margins, which draw
     faster than constrained layout where the result looks the same."""
     return Figure(figsize=(width, height), layout=layout)
+
+
+def tile_axes(fig: Figure, rows: int, cols: int, *, tile_height: float, caption: float,
+              heading: float) -> np.ndarray:
+    """A ``rows`` x ``cols`` grid of image tiles with fixed margins (constrained layout takes longer
+    than the drawing itself on grids of dozens of tiles). Sizes in inches: ``tile_height`` per row,
+    of which ``caption`` is each tile's title, and ``heading`` above the grid for the suptitle."""
+    height = fig.get_figheight()
+    return fig.subplots(rows, cols, squeeze=False, gridspec_kw={
+        "left": 0.02, "right": 0.98, "bottom": 0.1 / height, "top": 1.0 - (heading + caption) / height,
+        "wspace": 0.12, "hspace": caption / (tile_height - caption)})
 
 
 def grid_shape(n: int, *, max_cols: int | None = None) -> tuple[int, int]:
@@ -83,12 +93,3 @@ def message_figure(text: str, *, width: float = 4.0, height: float = 2.0) -> Fig
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, transform=ax.transAxes)
     return fig
 
-
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = 100) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix, PNG by default) and return the path."""
-    out = Path(path)
-    if not out.suffix:
-        out = out.with_suffix(".png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    return out

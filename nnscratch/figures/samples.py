@@ -14,6 +14,7 @@ from nnscratch.figures._layout import (
     message_figure,
     new_figure,
     show_image,
+    tile_axes,
 )
 
 
@@ -44,8 +45,8 @@ def dataset_preview(
         raise ValueError(f"rows and cols must be >= 1, got rows={rows}, cols={cols}")
     imgs = as_images(images, image_shape)[: rows * cols]
     labs = np.asarray(labels)[: len(imgs)]
-    fig = new_figure(1.6 * cols, 1.7 * rows + 0.3)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig = new_figure(1.6 * cols, 1.7 * rows + 0.4, layout=None)
+    axes = tile_axes(fig, rows, cols, tile_height=1.7, caption=0.22, heading=0.3)
     for ax, image, label in zip(axes.ravel(), imgs, labs):
         show_image(ax, image, f"{class_names[int(label)]}")
     hide_unused(axes, len(imgs))
@@ -105,8 +106,8 @@ def misclassified_grid(
         return message_figure(f"no misclassified images among {len(t)}")
     imgs = as_images(images, image_shape)
     rows, cols = grid_shape(len(picked))
-    fig = new_figure(1.7 * cols, 1.9 * rows + 0.4)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig = new_figure(1.7 * cols, 1.9 * rows + 0.5, layout=None)
+    axes = tile_axes(fig, rows, cols, tile_height=1.9, caption=0.38, heading=0.4)
     for ax, i in zip(axes.ravel(), picked):
         title = f"true {class_names[int(t[i])]}\npred {class_names[int(p[i])]} ({conf[i]:.0%})"
         show_image(ax, imgs[i], title)

@@ -3,7 +3,9 @@
 The end-of-run files are written into a :class:`Staging` directory and uploaded with one
 ``log_artifacts`` call. The two figures people compare across runs, ``confusion_matrix.png`` and
 ``learning_curves.png``, sit at the artifact root (MLflow's compare view only compares root files);
-the others go under ``figures/``.
+the others go under ``figures/``. Every run records the confusion matrix (Pillow draws it in
+milliseconds); the learning curves (MLflow charts the logged curves itself) and the other figures
+belong to the full set.
 """
 
 from __future__ import annotations
@@ -28,12 +30,9 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_NAME = "model"
 FIGURES_DIR = "figures"
-#: Figures every run records, at the artifact root; the others of the full set go under ``figures/``.
+#: Figures at the artifact root, where MLflow's compare view shows them side by side; the others go
+#: under ``figures/``.
 COMPARED_FIGURES = ("learning_curves", "confusion_matrix")
-#: The rest of the full figure set (a sweep's best child, single runs, ``python -m nnscratch.figures``).
-DETAIL_FIGURES = ("first_layer_weights", "dataset_preview", "hidden_activations", "misclassified")
-#: PNG compression: level 1 encodes in a quarter of the default's time for files ~15 % larger.
-PNG_OPTIONS = {"compress_level": 1}
 
 
 def figure_path(name: str) -> str:
@@ -74,13 +73,6 @@ def save_checkpoint(model: nnscratch.MLP, directory: Path) -> Path:
     return Path(nnscratch.save(model, directory / CHECKPOINT_NAME)).with_suffix(".npz")
 
 
-def save_png(figure: Any, path: Path) -> Path:
-    """Render a matplotlib figure to ``path`` as PNG (fast compression) and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=100, pil_kwargs=PNG_OPTIONS)
-    return path
-
-
 class Staging:
     """A scratch directory mirroring the run's artifact tree, uploaded in one call.
 
@@ -107,7 +99,9 @@ class Staging:
 
     def figure(self, name: str, figure: Any) -> None:
         """Figure ``name`` at its place in the run (:func:`figure_path`)."""
-        save_png(figure, self.path(figure_path(name)))
+        from nnscratch.figures.saving import save_figure
+
+        save_figure(figure, self.path(figure_path(name)))
 
     def file(self, artifact_path: str, source: Path) -> None:
         shutil.copyfile(source, self.path(artifact_path))
@@ -120,20 +114,21 @@ class Staging:
         self.text("evaluation/confusion_matrix.csv", confusion_csv(matrix, class_names))
         self.text("evaluation/per_class.csv", per_class_csv(matrix, class_names))
 
-    def compared_figures(self, history: Mapping[str, Sequence[float]], matrix: np.ndarray,
-                         class_names: Sequence[str], title: str = "") -> None:
-        """``learning_curves.png`` and ``confusion_matrix.png`` at the artifact root."""
-        from nnscratch import figures  # matplotlib is imported only when figures are wanted
+    def confusion_figure(self, matrix: np.ndarray, class_names: Sequence[str]) -> None:
+        """``confusion_matrix.png`` at the artifact root (drawn with Pillow: no matplotlib import)."""
+        from nnscratch.figures.confusion import confusion_matrix
 
-        self.figure("learning_curves", figures.learning_curves(history, title=title))
-        self.figure("confusion_matrix", figures.confusion_matrix(matrix, class_names))
+        self.figure("confusion_matrix", confusion_matrix(matrix, class_names))
 
-    def detail_figures(self, model: nnscratch.MLP, X_test: np.ndarray, evaluation: Any,
-                       class_names: Sequence[str], image_shape: Sequence[int], max_misclassified: int) -> None:
-        """First-layer weights, test-set preview, hidden activations, misclassified images (``figures/``)."""
-        from nnscratch import figures
+    def full_figures(self, history: Mapping[str, Sequence[float]], title: str, model: nnscratch.MLP,
+                     X_test: np.ndarray, evaluation: Any, class_names: Sequence[str], image_shape: Sequence[int],
+                     max_misclassified: int) -> None:
+        """``learning_curves.png`` at the root; first-layer weights, test-set preview, hidden activations
+        and misclassified images under ``figures/``."""
+        from nnscratch import figures  # matplotlib is imported only when these are wanted
 
         shape, names = tuple(image_shape), list(class_names)
+        self.figure("learning_curves", figures.learning_curves(history, title=title))
         self.figure("first_layer_weights", figures.first_layer_weights(model, image_shape=shape))
         self.figure("dataset_preview", figures.dataset_preview(X_test[:9], evaluation.y_true[:9], names,
                                                                image_shape=shape))

@@ -1,9 +1,8 @@
 """The full artifact set for a run that recorded the light one: the sweep's best child, at sweep end.
 
-A sweep child records params, curves, metrics, confusion tables, ``confusion_matrix.png``,
-``learning_curves.png`` and its checkpoint (tag ``nnscratch.artifacts=light``).
-:func:`complete_run` adds the rest (the figures under ``figures/`` and the pyfunc model) and tags the
-run ``full``; :func:`complete_best_child` does it for the best child of a sweep's parent run.
+A sweep child records params, curves, metrics, confusion tables, ``confusion_matrix.png`` and its
+checkpoint (tag ``nnscratch.artifacts=light``). :func:`complete_run` adds the rest
+(``learning_curves.png``, the figures under ``figures/`` and the pyfunc model) and tags the run ``full``; :func:`complete_best_child` does it for the best child of a sweep's parent run.
 """
 
 from __future__ import annotations

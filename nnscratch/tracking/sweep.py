@@ -52,7 +52,8 @@ def parent_run_id() -> str | None:
     hydra_cfg = _multirun_config()
     if hydra_cfg is None:
         return None
-    return os.environ.get(PARENT_RUN_ENV) or _marker(hydra_cfg).get("run_id")
+    # the sweep directory's file first: a worker process may outlive the sweep that started it
+    return _marker(hydra_cfg).get("run_id") or os.environ.get(PARENT_RUN_ENV)
 
 
 def swept_overrides() -> list[str]:

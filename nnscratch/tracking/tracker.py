@@ -2,7 +2,7 @@
 
 :class:`MLflowTracker` opens the run (a child of the sweep's parent run in multiruns), logs params,
 tags, config and the dataset input at the start, per-epoch metrics in batches during :func:`fit`,
-and at the end the test metrics, confusion tables, the two compared figures and the checkpoint.
+and at the end the test metrics, confusion tables, the confusion-matrix figure and the checkpoint.
 A single run also gets the other figures and the pyfunc model (the *full* set); a sweep child skips
 them unless ``tracking.sweep_artifacts=full``: the sweep's best child gets them when the multirun
 ends, any other child with :func:`nnscratch.tracking.completion.complete_run`. The tag
@@ -134,17 +134,17 @@ class MLflowTracker:
     def log_results(self, *, model: nnscratch.MLP, history: nnscratch.History, evaluation: Evaluation,
                     class_names: Sequence[str], X_test: np.ndarray, image_shape: Sequence[int],
                     title: str = "") -> None:
-        """Test metrics, confusion tables, figures and checkpoint in one upload; the pyfunc model."""
+        """Test metrics, confusion tables, figures and checkpoint in one upload; the pyfunc model (full set)."""
         assert self.metrics_logger is not None, "call inside MLflowTracker.run()"
         start = time.perf_counter()
         self.metrics_logger.log(evaluation.metrics, step=len(history))
         with Staging() as stage, Staging() as scratch:
             stage.evaluation(evaluation.matrix, class_names)
             if self.options["figures"]:
-                stage.compared_figures(history.as_dict(), evaluation.matrix, class_names, title)
+                stage.confusion_figure(evaluation.matrix, class_names)
                 if self.full:
-                    stage.detail_figures(model, X_test, evaluation, class_names, image_shape,
-                                         self.max_misclassified)
+                    stage.full_figures(history.as_dict(), title, model, X_test, evaluation, class_names,
+                                       image_shape, self.max_misclassified)
             if self.recorder is not None:
                 artifacts.log_animation(self.recorder, class_names, stage)
             npz = None

@@ -42,7 +42,18 @@ def terminate_launcher(log_file: str, jobs_started: int, timeout: float = 60.0) 
     while len(started_jobs(log_file)) < jobs_started and time.monotonic() < deadline:
         time.sleep(0.05)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job that finishes after the signal
-    os.kill(os.getppid(), signal.SIGTERM)
+    os.kill(sweep_pid(), signal.SIGTERM)
+
+
+def sweep_pid() -> int:
+    """The sweep's own process: the nearest ancestor running this app (a joblib worker's parent is the
+    forkserver it was forked from, not the sweep)."""
+    import psutil
+
+    for parent in psutil.Process().parents():
+        if any(Path(arg).name == Path(__file__).name for arg in parent.cmdline()):
+            return parent.pid
+    return os.getppid()
 
 
 def started_jobs(log_file: str) -> list[dict]:
