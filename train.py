@@ -26,7 +26,9 @@ if __name__ == "__main__":
 
 # --- end of bootstrap ---
 
+import atexit
 import copy
+import gc
 import logging
 import math
 import os
@@ -203,4 +205,7 @@ def main(cfg: DictConfig) -> float | list[float]:
 
 
 if __name__ == "__main__":
+    # Registered first, so it runs last at exit: the interpreter then skips collecting the millions of objects
+    # MLflow, pandas and SQLAlchemy leave behind (1-2 s of a tracked sweep's exit, measured), which the OS frees.
+    atexit.register(gc.freeze)
     main()

@@ -63,6 +63,16 @@ def started_jobs(log_file: str) -> list[dict]:
     return [e for e in map(json.loads, filter(None, lines)) if e["event"] == "start"]
 
 
+def parent_command() -> str:
+    """The command line of this job's parent process (the forkserver, for joblib workers)."""
+    import psutil
+
+    try:
+        return " ".join(psutil.Process().parent().cmdline())
+    except (psutil.Error, AttributeError):
+        return ""
+
+
 def log_event(path: str | None, **event: object) -> None:
     if not path:
         return
@@ -78,6 +88,7 @@ def main(cfg: DictConfig) -> float | list[float]:
     number = trial.number if trial is not None else None
     callback = PruningCallback(trial, monitor="val/score") if trial is not None else None
     log_event(cfg.log_file, event="start", trial=number, x=cfg.x, y=cfg.y, pid=os.getpid(), cwd=os.getcwd(),
+              parent=parent_command(),
               blas=blas_threads(), time=time.time(), slurm_job=os.environ.get("SLURM_JOB_ID"))
     wait_until(cfg.wait_for)
     if number is not None and number == cfg.terminate_launcher:
