@@ -43,6 +43,7 @@ def test_tracked_jobs_get_mlflow_and_its_store_preloaded():
     assert (shared, method) == ("True", "forkserver")
     assert {"numpy", "nnscratch.training", "nnscratch.tracking.tracker",
             "mlflow.store.tracking.sqlalchemy_store"} <= set(preload.split(","))
+    assert preload.split(",")[-1] == "nnscratch.sweeper.frozen_heap"  # freezes what the others imported
     assert "mlflow.store.tracking.sqlalchemy_store" not in _share("JoblibLauncher", tracking=False)[2]
 
 

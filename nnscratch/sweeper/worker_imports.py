@@ -3,8 +3,8 @@
 Before its first job a loky worker imports NumPy, Hydra, Optuna and nnscratch and, with tracking on,
 MLflow and its SQL store: about 4 CPU-seconds for MLflow alone, paid again by every worker of every
 sweep. With loky's ``forkserver`` start method and these modules preloaded, one server process imports
-them once and every worker is forked from it with them in memory. A start method the user chose for
-loky is kept.
+them once and every worker is forked from it with them in memory, outside the garbage collector's
+reach (:mod:`.frozen_heap`). A start method the user chose for loky is kept.
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ JOB_MODULES = ("numpy", "hydra", "omegaconf", "optuna", "nnscratch", "nnscratch.
                "nnscratch.sweeper.job", "nnscratch.sweeper.task", "nnscratch.config")
 #: What a tracked job imports besides.
 TRACKING_MODULES = ("nnscratch.tracking.tracker", "mlflow.store.tracking.sqlalchemy_store")
+#: Imported last: freezes the collector's view of the modules above (see the module).
+FREEZE_MODULE = "nnscratch.sweeper.frozen_heap"
 
 
 def share_worker_imports(launcher: Any, *, tracking: bool) -> bool:
@@ -35,7 +37,8 @@ def share_worker_imports(launcher: Any, *, tracking: bool) -> bool:
 
     if context.get_start_method() not in (None, "forkserver"):
         return False
-    multiprocessing.set_forkserver_preload(list(JOB_MODULES + (TRACKING_MODULES if tracking else ())))
+    modules = [*JOB_MODULES, *(TRACKING_MODULES if tracking else ()), FREEZE_MODULE]
+    multiprocessing.set_forkserver_preload(modules)
     context.set_start_method("forkserver", force=True)
     forkserver.ensure_running()
     return True
