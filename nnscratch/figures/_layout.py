@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 IMAGE_CMAP = "gray"
 """Colour map for dataset images: 0 (background) black, 1 (ink) white, as stored."""
@@ -24,15 +27,37 @@ def new_figure(width: float, height: float, *, layout: str | None = "constrained
     return Figure(figsize=(width, height), layout=layout)
 
 
-def tile_axes(fig: Figure, rows: int, cols: int, *, tile_height: float, caption: float,
-              heading: float) -> np.ndarray:
-    """A ``rows`` x ``cols`` grid of image tiles with fixed margins (constrained layout takes longer
-    than the drawing itself on grids of dozens of tiles). Sizes in inches: ``tile_height`` per row,
-    of which ``caption`` is each tile's title, and ``heading`` above the grid for the suptitle."""
-    height = fig.get_figheight()
-    return fig.subplots(rows, cols, squeeze=False, gridspec_kw={
-        "left": 0.02, "right": 0.98, "bottom": 0.1 / height, "top": 1.0 - (heading + caption) / height,
-        "wspace": 0.12, "hspace": caption / (tile_height - caption)})
+#: Inches: a tile's side, the gap between tiles, one caption line (9 pt), the suptitle's band.
+TILE, TILE_GAP, CAPTION_LINE, HEADING = 1.45, 0.15, 0.17, 0.45
+
+
+def tiled_images(images: np.ndarray, captions: Sequence[str], *, cols: int, caption_lines: int,
+                 title: str) -> Figure:
+    """Grayscale images in a grid of ``cols`` columns, each framed and captioned above, under ``title``.
+
+    One axes draws the whole grid as a single mosaic: a subplot per tile takes longer to set up and
+    draw than the images themselves (25 tiles: about 1 s against 0.1 s).
+    """
+    n, h, w = images.shape
+    rows = math.ceil(n / cols)
+    per_inch = w / TILE
+    gap, caption = round(TILE_GAP * per_inch), round(caption_lines * CAPTION_LINE * per_inch) + 1
+    cell_w, cell_h = w + gap, h + gap + caption
+    mosaic = np.full((rows * cell_h, cols * cell_w), np.nan, dtype=np.float32)  # NaN: white paper
+    fig = new_figure(cols * cell_w / per_inch, rows * cell_h / per_inch + HEADING, layout=None)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - HEADING / fig.get_figheight()))
+    frames = []
+    for k, (image, text) in enumerate(zip(images, captions)):
+        top, left = (k // cols) * cell_h + caption + gap // 2, (k % cols) * cell_w + gap // 2
+        mosaic[top:top + h, left:left + w] = image
+        frames.append(Rectangle((left - 0.5, top - 0.5), w, h))
+        ax.text(left + w / 2 - 0.5, top - 1.5, text, ha="center", va="bottom", fontsize=9, linespacing=1.1)
+    cmap = matplotlib.colormaps[IMAGE_CMAP].with_extremes(bad="white")
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.add_collection(PatchCollection(frames, facecolor="none", edgecolor="black", linewidth=0.8))
+    ax.set_axis_off()
+    fig.suptitle(title, y=1.0 - 0.12 / fig.get_figheight(), va="top")
+    return fig
 
 
 def grid_shape(n: int, *, max_cols: int | None = None) -> tuple[int, int]:

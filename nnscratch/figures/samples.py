@@ -7,15 +7,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from nnscratch.figures._layout import (
-    as_images,
-    grid_shape,
-    hide_unused,
-    message_figure,
-    new_figure,
-    show_image,
-    tile_axes,
-)
+from nnscratch.figures._layout import as_images, grid_shape, message_figure, tiled_images
 
 
 def dataset_preview(
@@ -45,13 +37,8 @@ def dataset_preview(
         raise ValueError(f"rows and cols must be >= 1, got rows={rows}, cols={cols}")
     imgs = as_images(images, image_shape)[: rows * cols]
     labs = np.asarray(labels)[: len(imgs)]
-    fig = new_figure(1.6 * cols, 1.7 * rows + 0.4, layout=None)
-    axes = tile_axes(fig, rows, cols, tile_height=1.7, caption=0.22, heading=0.3)
-    for ax, image, label in zip(axes.ravel(), imgs, labs):
-        show_image(ax, image, f"{class_names[int(label)]}")
-    hide_unused(axes, len(imgs))
-    fig.suptitle(f"{len(imgs)} samples")
-    return fig
+    return tiled_images(imgs, [str(class_names[int(label)]) for label in labs], cols=cols, caption_lines=1,
+                        title=f"{len(imgs)} samples")
 
 
 def _pick_mistakes(true: np.ndarray, pred: np.ndarray, confidence: np.ndarray, limit: int) -> np.ndarray:
@@ -105,12 +92,6 @@ def misclassified_grid(
     if len(picked) == 0:
         return message_figure(f"no misclassified images among {len(t)}")
     imgs = as_images(images, image_shape)
-    rows, cols = grid_shape(len(picked))
-    fig = new_figure(1.7 * cols, 1.9 * rows + 0.5, layout=None)
-    axes = tile_axes(fig, rows, cols, tile_height=1.9, caption=0.38, heading=0.4)
-    for ax, i in zip(axes.ravel(), picked):
-        title = f"true {class_names[int(t[i])]}\npred {class_names[int(p[i])]} ({conf[i]:.0%})"
-        show_image(ax, imgs[i], title)
-    hide_unused(axes, len(picked))
-    fig.suptitle(f"misclassified: showing {len(picked)} of {n_wrong} (of {len(t)} images)")
-    return fig
+    captions = [f"true {class_names[int(t[i])]}\npred {class_names[int(p[i])]} ({conf[i]:.0%})" for i in picked]
+    return tiled_images(imgs[picked], captions, cols=grid_shape(len(picked))[1], caption_lines=2,
+                        title=f"misclassified: showing {len(picked)} of {n_wrong} (of {len(t)} images)")
