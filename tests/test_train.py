@@ -230,13 +230,9 @@ def test_ctrl_c_ends_child_and_parent_runs_killed(mnist, store_uri, tmp_path):
     process = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            table = runs(store_uri, "interrupted")
-            if len(table) and (table["tags.nnscratch.kind"] == "train").any():
-                break
-            time.sleep(0.5)
-        time.sleep(1.0)  # let it get into fit()
+        deadline = time.monotonic() + 120  # the first job is inside fit(): its first epoch is logged
+        while time.monotonic() < deadline and process.poll() is None and not _first_epoch_logged(store_uri):
+            time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     finally:
@@ -248,6 +244,13 @@ def test_ctrl_c_ends_child_and_parent_runs_killed(mnist, store_uri, tmp_path):
     assert sorted(table["status"]) == ["KILLED", "KILLED"]  # the parent and the interrupted first job
     child = table[table["tags.nnscratch.kind"] == "train"].iloc[0]
     assert child["tags.error.type"] == "KeyboardInterrupt"
+
+
+def _first_epoch_logged(store_uri: str) -> bool:
+    table = runs(store_uri, "interrupted")
+    if not len(table) or "metrics.train/loss" not in table:
+        return False
+    return bool(table.loc[table["tags.nnscratch.kind"] == "train", "metrics.train/loss"].notna().any())
 
 
 def test_optuna_sweep_parent_is_the_study_and_trials_link_their_runs(mnist, store_uri, tmp_path):
