@@ -8,12 +8,9 @@ reach (:mod:`.frozen_heap`). A start method the user chose for loky is kept.
 """
 from __future__ import annotations
 
-import logging
 import multiprocessing
 from multiprocessing import forkserver
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 #: What every job imports (train.py's modules and the sweeper's job side).
 JOB_MODULES = ("numpy", "hydra", "omegaconf", "optuna", "nnscratch", "nnscratch.training",
