@@ -36,7 +36,7 @@ def tiled_images(images: np.ndarray, captions: Sequence[str], *, cols: int, capt
     """Grayscale images in a grid of ``cols`` columns, each framed and captioned above, under ``title``.
 
     One axes draws the whole grid as a single mosaic: a subplot per tile takes longer to set up and
-    draw than the images themselves (25 tiles: about 1 s against 0.1 s).
+    draw than the images themselves (25 tiles, drawn and saved: about 1 s against 0.4 s).
     """
     n, h, w = images.shape
     rows = math.ceil(n / cols)
