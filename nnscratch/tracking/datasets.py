@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 
@@ -64,4 +65,21 @@ def log_dataset(name: str, digest: str, source: str, sha256: Mapping[str, str], 
         More input tags (e.g. the subset sizes actually used).
     """
     dataset = MetaDataset(VerifiedFilesSource(source, sha256), name=name, digest=digest[:DIGEST_LENGTH])
-    mlflow.log_input(dataset, context=context, tags={"sha256": digest, **(extra_tags or {})})
+    tags = {"sha256": digest, **(extra_tags or {})}
+    try:
+        mlflow.log_input(dataset, context=context, tags=tags)
+    except MlflowException as error:
+        if not _lost_insert_race(error):
+            raise
+        # Another run of the experiment inserted the same dataset between MLflow's check and its insert
+        # (parallel sweep jobs on one server); now it exists, so the second try only links it to this run.
+        mlflow.log_input(dataset, context=context, tags=tags)
+
+
+#: How SQLite, PostgreSQL, MySQL and SQL Server word a duplicate key.
+_DUPLICATE_KEY = ("unique constraint", "duplicate key", "duplicate entry", "integrityerror")
+
+
+def _lost_insert_race(error: MlflowException) -> bool:
+    message = str(error).lower()
+    return "dataset" in message and any(words in message for words in _DUPLICATE_KEY)
