@@ -3,6 +3,7 @@ and the commands that give any other child the rest; read back with ``mlflow.sea
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 
 import mlflow
@@ -114,6 +115,23 @@ def test_commands_give_any_child_the_full_figure_set_and_its_model(sweep, tmp_pa
     assert model_main([light, "--tracking-uri", sweep["uri"]]) == 0  # a second call keeps the one model
     assert [m.model_id for m in logged_models(client, light)] == [model.model_id]
     assert capsys.readouterr().out.split()[-2:] == [f"models:/{model.model_id}"] * 2
+
+
+def test_a_run_completed_beside_another_process_gets_the_model_from_that_process(sweep, monkeypatch):
+    """How the sweep completes its best child: the model is packaged in a second process (spawned
+    here; the sweep hands it to a process of its preloaded forkserver) while this one draws."""
+    from nnscratch.tracking import model as model_module
+    from nnscratch.tracking.completion import complete_run
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the model was packaged in this process")
+
+    client = sweep["client"]
+    light = sweep["children"][sweep["children"]["tags.nnscratch.artifacts"] == "light"].index[-1]
+    monkeypatch.setattr(model_module, "log_run_model", not_here)
+    complete_run(light, sweep["uri"], processes=multiprocessing.get_context("spawn"))
+    assert DETAIL <= artifact_files(client, light) and client.get_run(light).data.tags["nnscratch.artifacts"] == "full"
+    assert len(logged_models(client, light)) == 1
 
 
 def test_sweep_artifacts_is_validated():

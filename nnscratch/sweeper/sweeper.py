@@ -9,7 +9,7 @@ import optuna
 from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from optuna.storages import BaseStorage
 
 from .factories import build_pruner, build_sampler, describe, effective_n_trials, grid_size, is_grid, offset_seed
@@ -22,7 +22,6 @@ from .locks import StudyLock
 from .studies import SWEEPER_ATTR, completion_notice, open_study, register_worker, task_metric_names, update_user_attr
 from .task import TrialTask, cpu_count
 from .trial_setup import trial_setup
-from .worker_imports import share_worker_imports
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,6 @@ class OptunaSweep:
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=TrialTask(task_function), config=config)
         self.target = resolve_target(self.settings, config)
-        # the worker-side imports start now, beside the MLflow parent run Hydra's callback opens next
-        share_worker_imports(self.launcher, tracking=bool(OmegaConf.select(config, "tracking.enabled")))
 
     def sweep(self, arguments: list[str]) -> None:
         """Run the study's missing trials (``arguments`` are the command-line overrides).

@@ -14,6 +14,7 @@ served (use ``--env-manager local`` / ``env_manager="local"``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -106,7 +107,7 @@ def log_pyfunc_model(npz_path: Path, class_names: Sequence[str], n_features: int
     ``input_example`` (a few rows of pixels) is stored with the model and shown by MLflow as the
     request format of ``mlflow models serve``.
     """
-    with tempfile.TemporaryDirectory(prefix="nnscratch-pyfunc-") as scratch, _experiment_of(run_id):
+    with tempfile.TemporaryDirectory(prefix="nnscratch-pyfunc-") as scratch, _experiment_of(run_id), _quiet_pyfunc():
         names_path = Path(scratch) / "class_names.json"
         names_path.write_text(json.dumps(list(class_names)))
         # Model.log is what mlflow.pyfunc.log_model calls; it alone takes a run id
@@ -123,6 +124,18 @@ def log_pyfunc_model(npz_path: Path, class_names: Sequence[str], n_features: int
             pip_requirements=pip_requirements(),
             metadata={"class_names": list(class_names), "n_features": int(n_features)},
         )
+
+
+@contextmanager
+def _quiet_pyfunc() -> Iterator[None]:
+    """Keep MLflow's "Validating input example against model signature" (INFO, every model) off the console."""
+    logger = logging.getLogger("mlflow.pyfunc")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextmanager

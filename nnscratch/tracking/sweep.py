@@ -94,11 +94,12 @@ class MLflowSweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent is not None:
+            from nnscratch.sweeper.worker_imports import preloaded_processes
             from nnscratch.tracking.completion import complete_best_child
 
             # children record the light artifact set; the best one gets the figures and model too
             complete_best_child(self.parent.client, self.parent.experiment_id, self.parent.run_id,
-                                self.parent.optimized_metric)
+                                self.parent.optimized_metric, processes=preloaded_processes(config))
             self._close("FINISHED")
 
     def _close_abandoned(self) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from nnscratch.config.trust import trusted_targets
+
 
 def score(x: float, y: float) -> float:
     """Maximized at x = 1, y = 0."""
@@ -80,7 +82,8 @@ def log_event(path: str | None, **event: object) -> None:
         handle.write(json.dumps(event) + "\n")
 
 
-@hydra.main(version_base=None, config_path=str(Path(__file__).resolve().parent / "conf"), config_name="config")
+@hydra.main(version_base=None, config_path=str(Path(__file__).resolve().parent / "conf"), config_name="config",
+            **trusted_targets("nnscratch.*"))
 def main(cfg: DictConfig) -> float | list[float]:
     from nnscratch.sweeper.job import PruningCallback, current_trial
 
