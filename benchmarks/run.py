@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -114,6 +115,7 @@ def limit_threads(threads: int, with_torch: bool) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow's usage reports: no traffic leaves the machine
     logging.basicConfig(level=logging.INFO, format="[benchmarks] %(message)s", stream=sys.stderr)
     if args.repeats < 3 and not args.quick:
         raise SystemExit("--repeats must be >= 3 (figures are medians of at least 3 repeats)")

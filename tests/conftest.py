@@ -10,6 +10,9 @@ import os
 
 import pytest
 
+# MLflow's usage reports go to its servers; tests (and the processes they start) talk to loopback only
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

@@ -293,6 +293,30 @@ def test_pyfunc_model_contains_no_pickle(store, small_model, tmp_path):
     assert local
 
 
+@pytest.mark.parametrize("multirun", [False, True])
+def test_a_single_runs_other_figures_are_drawn_by_a_forked_process(store, small_model, monkeypatch, multirun):
+    """The full set's figures (here a stand-in that records who drew it) come from a forked copy of the
+    process in a single run, and from the job's own process in a sweep (its cores are busy)."""
+    import os
+
+    from nnscratch.tracking.evaluation import evaluate_test
+    from nnscratch.tracking.tracker import MLflowTracker
+
+    def who_draws(self, *args):
+        self.text("figures/drawn_by.txt", str(os.getpid()))
+
+    monkeypatch.setattr(artifacts.Staging, "full_figures", who_draws)
+    X = np.random.default_rng(0).random((20, 784)).astype(np.float32)
+    history = nn.History()
+    history.append({"train/loss": 1.0})
+    tracker = MLflowTracker(store.tracking_uri, "tests", log_model=False, sweep_artifacts="full", multirun=multirun)
+    with tracker.run(make()) as run_id:
+        tracker.log_results(model=small_model, history=history, evaluation=evaluate_test(small_model, X, np.zeros(20, dtype=np.int64)),
+                            class_names=[str(i) for i in range(10)], X_test=X, image_shape=(28, 28))
+    drawn_by = int(mlflow.artifacts.load_text(f"runs:/{run_id}/figures/drawn_by.txt"))
+    assert (drawn_by == os.getpid()) == multirun
+
+
 def test_pixel_rows_are_checked():
     assert as_pixel_rows([[0.0, 1.0]], 2, np.float32).dtype == np.float32
     with pytest.raises(ValueError, match="expected rows of 784"):

@@ -3,7 +3,8 @@
 :class:`MLflowTracker` opens the run (a child of the sweep's parent run in multiruns), logs params,
 tags, config and the dataset input at the start, per-epoch metrics in batches during :func:`fit`,
 and at the end the test metrics, confusion tables, the confusion-matrix figure and the checkpoint.
-A single run also gets the other figures and the pyfunc model (the *full* set); a sweep child skips
+A single run also gets the other figures (drawn by a forked copy of the process while this one
+packages the model, :class:`~nnscratch._forked.Forked`) and the pyfunc model (the *full* set); a sweep child skips
 them unless ``tracking.sweep_artifacts=full``: the sweep's best child gets them when the multirun
 ends, any other child with :func:`nnscratch.tracking.completion.complete_run`. The tag
 ``nnscratch.artifacts`` says which set a run has (``light`` or ``full``).
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import mlflow
@@ -23,6 +24,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 import nnscratch
+from nnscratch._forked import Forked
 from nnscratch.tracking import artifacts
 from nnscratch.tracking.artifacts import Staging
 from nnscratch.tracking.datasets import log_dataset
@@ -69,7 +71,7 @@ class MLflowTracker:
         if sweep_artifacts not in SWEEP_ARTIFACTS:
             raise ValueError(f"tracking.sweep_artifacts={sweep_artifacts!r}; allowed: {', '.join(SWEEP_ARTIFACTS)}")
         self.tracking_uri, self.experiment_name = tracking_uri, experiment_name
-        self.full = not multirun or sweep_artifacts == "full"
+        self.full, self.multirun = not multirun or sweep_artifacts == "full", multirun
         self.options = {"model": log_model and self.full, "checkpoint": log_checkpoint, "figures": log_figures}
         self.max_misclassified = max_misclassified
         self.client = use_store(tracking_uri)
@@ -134,25 +136,31 @@ class MLflowTracker:
     def log_results(self, *, model: nnscratch.MLP, history: nnscratch.History, evaluation: Evaluation,
                     class_names: Sequence[str], X_test: np.ndarray, image_shape: Sequence[int],
                     title: str = "") -> None:
-        """Test metrics, confusion tables, figures and checkpoint in one upload; the pyfunc model (full set)."""
+        """Test metrics, confusion tables, figures and checkpoint in one upload; the pyfunc model and the
+        other figures (full set) after it."""
         assert self.metrics_logger is not None, "call inside MLflowTracker.run()"
         start = time.perf_counter()
         self.metrics_logger.log(evaluation.metrics, step=len(history))
-        with Staging() as stage, Staging() as scratch:
-            stage.evaluation(evaluation.matrix, class_names)
-            if self.options["figures"]:
-                stage.confusion_figure(evaluation.matrix, class_names)
-                if self.full:
-                    stage.full_figures(history.as_dict(), title, model, X_test, evaluation, class_names,
-                                       image_shape, self.max_misclassified)
-            if self.recorder is not None:
-                artifacts.log_animation(self.recorder, class_names, stage)
-            npz = None
-            if self.options["checkpoint"] or self.options["model"]:
-                npz = (stage if self.options["checkpoint"] else scratch).checkpoint(model, class_names)
-            stage.upload()
-            if self.options["model"]:
-                log_pyfunc_model(npz, class_names, model.layer_sizes[0], input_example=X_test[:2])
+        full_figures = self.options["figures"] and self.full
+        with Staging() as stage, Staging() as scratch, Staging() as drawn:
+            # a single run's other figures are drawn by a forked copy of this process, on the core
+            # training freed, while this one uploads and packages the model (a sweep's cores are busy)
+            drawing = Forked(drawn.full_figures, history.as_dict(), title, model, X_test, evaluation, class_names,
+                             image_shape, self.max_misclassified, enabled=not self.multirun)
+            with drawing if full_figures else nullcontext():
+                stage.evaluation(evaluation.matrix, class_names)
+                if self.options["figures"]:
+                    stage.confusion_figure(evaluation.matrix, class_names)
+                if self.recorder is not None:
+                    artifacts.log_animation(self.recorder, class_names, stage)
+                npz = None
+                if self.options["checkpoint"] or self.options["model"]:
+                    npz = (stage if self.options["checkpoint"] else scratch).checkpoint(model, class_names)
+                stage.upload()
+                if self.options["model"]:
+                    log_pyfunc_model(npz, class_names, model.layer_sizes[0], input_example=X_test[:2])
+            if full_figures:
+                drawn.upload()
         self.seconds += time.perf_counter() - start
 
     def _overhead_tags(self) -> dict[str, str]:
