@@ -105,6 +105,17 @@ def test_sweep_runs_on_hydra_14(hydra14, tmp_path):
     assert "_execution_whitelist_" not in done.stderr + done.stdout  # samplers are built with the whitelist
 
 
+def test_a_time_stamped_sweep_dir_on_hydra_14(hydra14, tmp_path):
+    """Hydra's default kind of sweep dir (``multirun/${now:...}``; Hydra 1.4 marks its config read-only
+    node by node): the journal goes under the dir's stable root, as on 1.3."""
+    python, _ = hydra14
+    stamped = f"hydra.sweep.dir={tmp_path}/multirun/${{now:%Y-%m-%d}}/${{now:%H-%M-%S}}"
+    done = run_app(python, [*sweep_args(tmp_path / "fixed", "stamped", "hydra.sweeper.n_trials=2"), stamped], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load(journal(tmp_path / "multirun", "stamped"), "stamped")
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE"] * 2
+
+
 def test_grid_and_refusals_on_hydra_14(hydra14, tmp_path):
     python, _ = hydra14
     directory = tmp_path / "grid"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra_plugins.hydra_optuna_sweeper.config import MOTPE_REMOVED, PRUNERS
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from .errors import SweepConfigError
 from .factories import check_requirements
@@ -176,11 +176,11 @@ def safe_filename(name: str) -> str:
 
 def _resolve_in(config: DictConfig, text: str) -> str:
     """Resolve ``text`` (which may hold interpolations) as if it were ``hydra.sweep.dir``."""
-    scratch = copy.deepcopy(config)
-    OmegaConf.set_readonly(scratch, False)
-    OmegaConf.set_struct(scratch, False)
-    scratch.hydra.sweep.dir = text
-    return str(scratch.hydra.sweep.dir)
+    sweep = copy.deepcopy(config).hydra.sweep
+    # the node's own flags: Hydra 1.4 marks the hydra node read-only itself, which a flag on the root does not undo
+    with read_write(sweep), open_dict(sweep):
+        sweep.dir = text
+        return str(sweep.dir)
 
 
 def _plain(value: Any) -> Any:
