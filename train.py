@@ -45,7 +45,7 @@ import nnscratch as nn
 from nnscratch.config import ConfigError, register_configs, sync_shorthands, validate_against_data, validate_config
 from nnscratch.config.help import register_help_resolver
 from nnscratch.config.job import Job
-from nnscratch.config.trust import trusted_targets
+from nnscratch.config.hydra_main import main_options
 from nnscratch.sweeper.signals import terminate_as_interrupt
 from nnscratch.tracking.evaluation import evaluate_test
 from nnscratch.tracking.naming import figure_title, single_run_name
@@ -181,7 +181,7 @@ def run(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, float]
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config", **trusted_targets("nnscratch.*"))
+@hydra.main(config_path="conf", config_name="config", **main_options("nnscratch.*"))
 def main(cfg: DictConfig) -> float | list[float]:
     """Hydra entry point: :func:`run` and return ``cfg.optimized_metric`` (NaN if training diverged).
 

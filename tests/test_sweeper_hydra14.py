@@ -116,6 +116,30 @@ def test_a_time_stamped_sweep_dir_on_hydra_14(hydra14, tmp_path):
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE"] * 2
 
 
+@pytest.mark.slow
+def test_train_py_sweeps_on_hydra_14_without_warnings(hydra14, mnist, tmp_path):
+    """train.py itself, with this environment's packages and the 1.4 venv's hydra and omegaconf put in
+    front: its callbacks and instantiate calls are whitelisted, its plugins found by entry point, and
+    nothing deprecated is called."""
+    python, _ = hydra14
+    site = subprocess.run([str(python), "-c", "import hydra, os; print(os.path.dirname(os.path.dirname(hydra.__file__)))"],
+                          check=True, capture_output=True, text=True, timeout=120).stdout.strip()
+    shadow = tmp_path / "hydra14"
+    shadow.mkdir()
+    for package in ("hydra", "omegaconf"):
+        (shadow / package).symlink_to(Path(site) / package)
+    args = ["-m", "+sweep=random_3layer", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "epochs=1",
+            "data.train_size=600", "data.test_size=300", "progress=none", "tracking=none"]
+    env = {**os.environ, "PYTHONPATH": str(shadow), "NNSCRATCH_NO_BOOTSTRAP": "1"}
+    done = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "Best trial" in output and "1.4" in subprocess.run(
+        [sys.executable, "-c", "import hydra; print(hydra.__version__)"], env=env, capture_output=True, text=True).stdout
+    assert "Warning" not in output, output[-3000:]
+
+
 def test_grid_and_refusals_on_hydra_14(hydra14, tmp_path):
     python, _ = hydra14
     directory = tmp_path / "grid"

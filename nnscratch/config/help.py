@@ -7,6 +7,7 @@ which lists the option files under ``conf/``.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -26,5 +27,10 @@ def group_listing(conf_dir: Path = CONF_DIR) -> str:
 
 def register_help_resolver() -> None:
     """Make ``${nnscratch.groups:}`` available to the help template (idempotent)."""
-    if not OmegaConf.has_resolver("nnscratch.groups"):
+    if OmegaConf.has_resolver("nnscratch.groups"):
+        return
+    # omegaconf 2.4 names register_new_resolver register_resolver (2.3's register_resolver is the legacy API)
+    if "replace" in inspect.signature(OmegaConf.register_resolver).parameters:
+        OmegaConf.register_resolver("nnscratch.groups", group_listing)
+    else:
         OmegaConf.register_new_resolver("nnscratch.groups", group_listing)

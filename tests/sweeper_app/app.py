@@ -15,7 +15,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from nnscratch.config.trust import trusted_targets
+from nnscratch.config.hydra_main import main_options
 
 
 def score(x: float, y: float) -> float:
@@ -82,8 +82,8 @@ def log_event(path: str | None, **event: object) -> None:
         handle.write(json.dumps(event) + "\n")
 
 
-@hydra.main(version_base=None, config_path=str(Path(__file__).resolve().parent / "conf"), config_name="config",
-            **trusted_targets("nnscratch.*"))
+@hydra.main(config_path=str(Path(__file__).resolve().parent / "conf"), config_name="config",
+            **main_options("nnscratch.*"))
 def main(cfg: DictConfig) -> float | list[float]:
     from nnscratch.sweeper.job import PruningCallback, current_trial
 
