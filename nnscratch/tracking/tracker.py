@@ -71,7 +71,8 @@ class MLflowTracker:
         if sweep_artifacts not in SWEEP_ARTIFACTS:
             raise ValueError(f"tracking.sweep_artifacts={sweep_artifacts!r}; allowed: {', '.join(SWEEP_ARTIFACTS)}")
         self.tracking_uri, self.experiment_name = tracking_uri, experiment_name
-        self.full, self.multirun = not multirun or sweep_artifacts == "full", multirun
+        self.multirun = multirun
+        self.full = not multirun or sweep_artifacts == "full"
         self.options = {"model": log_model and self.full, "checkpoint": log_checkpoint, "figures": log_figures}
         self.max_misclassified = max_misclassified
         self.client = use_store(tracking_uri)
@@ -146,8 +147,9 @@ class MLflowTracker:
             # a single run's other figures are drawn by a forked copy of this process, on the core
             # training freed, while this one uploads and packages the model (a sweep's cores are busy)
             drawing = Forked(drawn.full_figures, history.as_dict(), title, model, X_test, evaluation, class_names,
-                             image_shape, self.max_misclassified, enabled=not self.multirun)
-            with drawing if full_figures else nullcontext():
+                             image_shape, self.max_misclassified, enabled=not self.multirun) \
+                if full_figures else nullcontext()
+            with drawing:
                 stage.evaluation(evaluation.matrix, class_names)
                 if self.options["figures"]:
                     stage.confusion_figure(evaluation.matrix, class_names)
